@@ -1,0 +1,28 @@
+"""Fixtures shared by every app's tests."""
+
+import pytest
+from django.core.cache import cache
+from rest_framework.test import APIClient
+
+from config.celery_app import app as celery_app
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache():
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _eager_celery():
+    """Unit tests run tasks in process; tests marked `worker` use a real worker instead."""
+    previous = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = True
+    yield
+    celery_app.conf.task_always_eager = previous
+
+
+@pytest.fixture
+def api_client() -> APIClient:
+    return APIClient()

@@ -1,0 +1,70 @@
+"""Health check and the JSON error pages of the API."""
+
+import time
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection
+from django.http import JsonResponse
+from django.views.decorators.cache import never_cache
+from django.views.defaults import page_not_found, server_error
+
+from core.api.errors import json_not_found, json_server_error
+
+
+def _check_database() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        cursor.fetchone()
+
+
+def _check_cache() -> None:
+    key = "healthz:probe"
+    cache.set(key, "ok", 10)
+    if cache.get(key) != "ok":
+        raise RuntimeError("cache did not return the value it was given")
+
+
+def _check_broker() -> str:
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        return "eager"
+    from config.celery_app import app
+
+    with app.connection_for_write() as conn:
+        conn.ensure_connection(max_retries=1, timeout=2)
+    return "ok"
+
+
+@never_cache
+def healthz(request) -> JsonResponse:
+    """200 when the database, the cache and the broker answer; 503 and the failing part if not."""
+    checks: dict[str, dict] = {}
+    healthy = True
+    for name, check in (
+        ("database", _check_database),
+        ("cache", _check_cache),
+        ("broker", _check_broker),
+    ):
+        started = time.perf_counter()
+        try:
+            detail = check() or "ok"
+            checks[name] = {"status": detail}
+        except Exception as exc:  # a health check reports failures, it does not raise them
+            healthy = False
+            checks[name] = {"status": "error", "error": f"{type(exc).__name__}: {exc}"}
+        checks[name]["ms"] = round((time.perf_counter() - started) * 1000, 2)
+    return JsonResponse(
+        {"status": "ok" if healthy else "error", "checks": checks}, status=200 if healthy else 503
+    )
+
+
+def not_found(request, exception=None):
+    if request.path.startswith("/api/"):
+        return json_not_found(request, exception)
+    return page_not_found(request, exception)
+
+
+def handler_server_error(request):
+    if request.path.startswith("/api/"):
+        return json_server_error(request)
+    return server_error(request)

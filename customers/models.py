@@ -1,0 +1,64 @@
+"""Customers are global: one person is one customer across every brand."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+from core.models import TimeStampedModel
+
+
+class Customer(TimeStampedModel):
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="customer",
+        help_text="Login of the customer for the storefront API, if they have one.",
+    )
+    email = models.EmailField(null=True, blank=True)
+    phone = models.CharField(max_length=32, blank=True)
+    first_name = models.CharField(max_length=80, blank=True)
+    last_name = models.CharField(max_length=80, blank=True)
+    birth_date = models.DateField(null=True, blank=True)
+    external_id = models.CharField(max_length=64, null=True, blank=True)
+    brands = models.ManyToManyField(
+        "brands.Brand",
+        through="CustomerBrand",
+        related_name="customers",
+        blank=True,
+        help_text="Brands that know this customer (signed up there, or ordered there).",
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(Lower("email"), name="customer_email_unique_ci"),
+            models.UniqueConstraint(fields=["external_id"], name="customer_external_id_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return self.full_name or self.email or self.phone or f"Customer {self.pk}"
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+
+class CustomerBrand(models.Model):
+    """A customer is known to a brand from the first time they sign up or order there."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="brand_links")
+    brand = models.ForeignKey(
+        "brands.Brand", on_delete=models.CASCADE, related_name="customer_links"
+    )
+    first_seen_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["customer", "brand"], name="customer_brand_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer} @ {self.brand}"

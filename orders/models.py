@@ -1,0 +1,133 @@
+"""Orders and their lines. Totals are derived by `orders.services.pricing`, never typed in."""
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+
+from core.models import TimeStampedModel
+from core.money import MoneyField
+
+
+class Order(TimeStampedModel):
+    class Channel(models.TextChoices):
+        WEB = "web", "Web"
+        POS = "pos", "POS"
+        APP = "app", "App"
+
+    class Status(models.TextChoices):
+        PLACED = "placed", "Placed"
+        COMPLETED = "completed", "Completed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    class PaymentStatus(models.TextChoices):
+        PENDING = "pending", "Pending"
+        PAID = "paid", "Paid"
+        FAILED = "failed", "Failed"
+        REFUNDED = "refunded", "Refunded"
+        PARTIALLY_REFUNDED = "partially_refunded", "Partially refunded"
+        CANCELLED = "cancelled", "Cancelled"
+
+    brand = models.ForeignKey("brands.Brand", on_delete=models.PROTECT, related_name="orders")
+    store = models.ForeignKey(
+        "brands.Store", on_delete=models.PROTECT, null=True, blank=True, related_name="orders"
+    )
+    channel = models.CharField(max_length=8, choices=Channel.choices, default=Channel.WEB)
+    customer = models.ForeignKey(
+        "customers.Customer",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="orders",
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PLACED)
+    payment_status = models.CharField(
+        max_length=24, choices=PaymentStatus.choices, default=PaymentStatus.PENDING, db_index=True
+    )
+    payment_method = models.CharField(max_length=32, blank=True)
+    currency = models.CharField(max_length=3)
+    subtotal = MoneyField(default=Decimal("0.00"))
+    discount_total = MoneyField(default=Decimal("0.00"))
+    total = MoneyField(default=Decimal("0.00"))
+    refunded_amount = MoneyField(default=Decimal("0.00"))
+    paid_at = models.DateTimeField(null=True, blank=True)
+    idempotency_key = models.CharField(max_length=128, null=True, blank=True)
+    request_fingerprint = models.CharField(max_length=64, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["brand", "-created_at"], name="order_brand_created")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["brand", "idempotency_key"],
+                condition=Q(idempotency_key__isnull=False),
+                name="order_idempotency_key_unique_per_brand",
+            ),
+            models.CheckConstraint(
+                condition=Q(total=F("subtotal") - F("discount_total")),
+                name="order_total_is_subtotal_less_discount",
+            ),
+            models.CheckConstraint(
+                condition=Q(total__gte=0) & Q(discount_total__gte=0) & Q(refunded_amount__gte=0),
+                name="order_amounts_not_negative",
+            ),
+            models.CheckConstraint(
+                condition=Q(refunded_amount__lte=F("total")), name="order_refund_within_total"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Order {self.pk}"
+
+
+class OrderLine(models.Model):
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
+    product = models.ForeignKey("catalog.Product", on_delete=models.PROTECT, related_name="+")
+    sku = models.CharField(max_length=64)
+    name = models.CharField(max_length=200)
+    quantity = models.PositiveIntegerField()
+    unit_price = MoneyField()
+    line_discount = MoneyField(default=Decimal("0.00"))
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(quantity__gt=0), name="order_line_quantity_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} x {self.sku}"
+
+    @property
+    def subtotal(self) -> Decimal:
+        return self.unit_price * self.quantity
+
+    @property
+    def total(self) -> Decimal:
+        return self.subtotal - self.line_discount
+
+
+class PaymentStatusChange(models.Model):
+    """Audit of every payment status change, written in the same transaction as the change."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="payment_changes")
+    from_status = models.CharField(max_length=24, choices=Order.PaymentStatus.choices)
+    to_status = models.CharField(max_length=24, choices=Order.PaymentStatus.choices)
+    amount = MoneyField(null=True, blank=True, help_text="Refunded amount, for refunds.")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    device = models.ForeignKey(
+        "brands.PosDevice", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    note = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.order_id}: {self.from_status} → {self.to_status}"

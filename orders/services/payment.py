@@ -1,0 +1,120 @@
+"""Payment status changes. The only way an order's payment status moves.
+
+Allowed transitions (anything else is refused with `invalid_payment_transition`):
+
+    pending            → paid, failed, cancelled
+    failed             → pending (a new payment attempt), cancelled
+    paid               → refunded, partially_refunded, cancelled
+    partially_refunded → partially_refunded (another partial refund), refunded
+
+`refunded` and `cancelled` are final. A partial refund that brings the refunded amount up to
+the order total makes the order `refunded`.
+"""
+
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils import timezone
+
+from core.errors import ApplicationError, NotFoundError
+from orders.models import Order, PaymentStatusChange
+
+PS = Order.PaymentStatus
+ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
+    PS.PENDING: frozenset({PS.PAID, PS.FAILED, PS.CANCELLED}),
+    PS.FAILED: frozenset({PS.PENDING, PS.CANCELLED}),
+    PS.PAID: frozenset({PS.REFUNDED, PS.PARTIALLY_REFUNDED, PS.CANCELLED}),
+    PS.PARTIALLY_REFUNDED: frozenset({PS.PARTIALLY_REFUNDED, PS.REFUNDED}),
+    PS.REFUNDED: frozenset(),
+    PS.CANCELLED: frozenset(),
+}
+
+
+def _refused(order: Order, to_status: str) -> ApplicationError:
+    allowed = sorted(ALLOWED_TRANSITIONS[order.payment_status])
+    return ApplicationError(
+        f"Cannot change payment status from {order.payment_status} to {to_status}."
+        + (f" Allowed: {', '.join(allowed)}." if allowed else " It is final."),
+        code="invalid_payment_transition",
+        fields={"payment_status": [f"Not allowed from {order.payment_status}."]},
+    )
+
+
+@transaction.atomic
+def order_set_payment_status(
+    *,
+    order_id: int,
+    to_status: str,
+    refund_amount: Decimal | None = None,
+    payment_method: str | None = None,
+    actor=None,
+    device=None,
+    note: str = "",
+) -> Order:
+    """Move an order's payment status, under a row lock, and audit the change.
+
+    The order is saved with `save()` so receivers of `pre_save`/`post_save` see the change.
+    """
+    order = Order.objects.select_for_update().filter(pk=order_id).first()
+    if order is None:
+        raise NotFoundError("Order not found.", code="order_not_found")
+    if to_status not in PS.values:
+        raise ApplicationError(
+            f"Unknown payment status {to_status!r}.",
+            code="invalid_payment_status",
+            fields={"payment_status": ["Unknown value."]},
+        )
+    from_status = order.payment_status
+    if to_status not in ALLOWED_TRANSITIONS[from_status]:
+        raise _refused(order, to_status)
+    if refund_amount is not None and to_status not in (PS.REFUNDED, PS.PARTIALLY_REFUNDED):
+        raise ApplicationError(
+            "A refund amount only goes with a refund.",
+            code="unexpected_refund_amount",
+            fields={"refund_amount": ["Only for refunds."]},
+        )
+
+    update_fields = ["payment_status", "updated_at"]
+    amount = None
+    if to_status in (PS.REFUNDED, PS.PARTIALLY_REFUNDED):
+        remaining = order.total - order.refunded_amount
+        amount = remaining if refund_amount is None and to_status == PS.REFUNDED else refund_amount
+        if amount is None:
+            raise ApplicationError(
+                "A partial refund needs an amount.",
+                code="refund_amount_required",
+                fields={"refund_amount": ["Required for a partial refund."]},
+            )
+        zero_total_refund = amount == 0 and remaining == 0 and to_status == PS.REFUNDED
+        invalid = amount <= 0 or amount > remaining or amount != amount.quantize(Decimal("0.01"))
+        if invalid and not zero_total_refund:
+            raise ApplicationError(
+                f"The refund amount must be positive, in cents, and at most {remaining}.",
+                code="invalid_refund_amount",
+                fields={"refund_amount": [f"Must be between 0.01 and {remaining}."]},
+            )
+        order.refunded_amount += amount
+        update_fields.append("refunded_amount")
+        to_status = PS.REFUNDED if order.refunded_amount == order.total else PS.PARTIALLY_REFUNDED
+    if to_status == PS.PAID:
+        order.paid_at = timezone.now()
+        update_fields.append("paid_at")
+        if payment_method is not None:
+            order.payment_method = payment_method
+            update_fields.append("payment_method")
+    if to_status == PS.CANCELLED:
+        order.status = Order.Status.CANCELLED
+        update_fields.append("status")
+
+    order.payment_status = to_status
+    order.save(update_fields=update_fields)
+    PaymentStatusChange.objects.create(
+        order=order,
+        from_status=from_status,
+        to_status=to_status,
+        amount=amount,
+        actor=actor if getattr(actor, "pk", None) else None,
+        device=device,
+        note=note,
+    )
+    return order

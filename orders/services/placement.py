@@ -1,0 +1,179 @@
+"""Placing an order: resolve products, price the basket, write the order in one transaction."""
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from brands.models import Brand, Store
+from catalog.models import Product
+from core.errors import ApplicationError, ConflictError
+from core.money import from_minor, to_minor
+from customers.models import Customer
+from customers.services import customer_link_brand
+from orders.models import Order, OrderLine
+from orders.services.pricing import BasketLine, PricingContext, price_basket
+
+MAX_LINES = 500
+MAX_QUANTITY = 10_000
+
+
+@dataclass(frozen=True)
+class LineRequest:
+    quantity: int
+    product_id: int | None = None
+    sku: str | None = None
+
+
+def _fingerprint(**parts) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def basket_lines_resolve(*, brand: Brand, lines: Sequence[LineRequest]) -> list[BasketLine]:
+    """Turn requested lines into priced basket lines from the brand's active catalog (one query).
+
+    Prices always come from the catalog, never from the client.
+    """
+    if not lines:
+        raise ApplicationError(
+            "An order needs at least one line.", code="empty_order", fields={"lines": ["Empty."]}
+        )
+    if len(lines) > MAX_LINES:
+        raise ApplicationError(
+            f"At most {MAX_LINES} lines.", code="too_many_lines", fields={"lines": ["Too many."]}
+        )
+    ids = {line.product_id for line in lines if line.product_id is not None}
+    skus = {line.sku for line in lines if line.sku is not None}
+    products = Product.objects.filter(brand=brand, is_active=True).filter(
+        Q(id__in=ids) | Q(sku__in=skus)
+    )
+    by_id = {product.id: product for product in products}
+    by_sku = {product.sku: product for product in by_id.values()}
+
+    errors: dict[str, list[str]] = {}
+    resolved: list[BasketLine] = []
+    for index, line in enumerate(lines):
+        product = (
+            by_id.get(line.product_id) if line.product_id is not None else by_sku.get(line.sku)
+        )
+        if product is None:
+            errors[f"lines.{index}.product"] = ["Unknown or inactive product for this brand."]
+            continue
+        if not 1 <= line.quantity <= MAX_QUANTITY:
+            errors[f"lines.{index}.quantity"] = [f"Must be between 1 and {MAX_QUANTITY}."]
+            continue
+        resolved.append(
+            BasketLine(
+                product_id=product.id,
+                sku=product.sku,
+                name=product.name,
+                category_id=product.category_id,
+                quantity=line.quantity,
+                unit_price=to_minor(product.price, brand.currency),
+            )
+        )
+    if errors:
+        raise ApplicationError("Some order lines are invalid.", code="invalid_lines", fields=errors)
+    return resolved
+
+
+def order_place(
+    *,
+    brand: Brand,
+    lines: Sequence[LineRequest],
+    channel: str = Order.Channel.WEB,
+    store: Store | None = None,
+    customer: Customer | None = None,
+    payment_method: str = "",
+    idempotency_key: str | None = None,
+) -> tuple[Order, bool]:
+    """Place an order. Returns `(order, created)`.
+
+    With an `idempotency_key`, a replay of the same request returns the first order
+    (`created` False); the same key with a different request is a conflict.
+    """
+    if store is not None and store.brand_id != brand.id:
+        raise ApplicationError(
+            "The store belongs to another brand.",
+            code="brand_mismatch",
+            fields={"store": ["Wrong brand."]},
+        )
+    if channel not in Order.Channel.values:
+        raise ApplicationError(
+            "Unknown channel.", code="invalid_channel", fields={"channel": ["Unknown."]}
+        )
+    fingerprint = _fingerprint(
+        store=store and store.id,
+        channel=channel,
+        customer=customer and customer.id,
+        payment_method=payment_method,
+        lines=[(line.product_id, line.sku, line.quantity) for line in lines],
+    )
+    if idempotency_key:
+        existing = _replayed(brand, idempotency_key, fingerprint)
+        if existing is not None:
+            return existing, False
+    basket_lines = basket_lines_resolve(brand=brand, lines=lines)
+    priced = price_basket(
+        lines=basket_lines,
+        context=PricingContext(
+            brand_id=brand.id,
+            currency=brand.currency,
+            channel=channel,
+            at=timezone.now(),
+            store_id=store and store.id,
+            customer_id=customer and customer.id,
+            payment_method=payment_method,
+        ),
+    )
+    try:
+        with transaction.atomic():
+            order = Order.objects.create(
+                brand=brand,
+                store=store,
+                channel=channel,
+                customer=customer,
+                payment_method=payment_method,
+                currency=brand.currency,
+                subtotal=priced.money(priced.subtotal),
+                discount_total=priced.money(priced.discount_total),
+                total=priced.money(priced.total),
+                idempotency_key=idempotency_key or None,
+                request_fingerprint=fingerprint,
+            )
+            OrderLine.objects.bulk_create(
+                OrderLine(
+                    order=order,
+                    product_id=p.line.product_id,
+                    sku=p.line.sku,
+                    name=p.line.name,
+                    quantity=p.line.quantity,
+                    unit_price=from_minor(p.line.unit_price, brand.currency),
+                    line_discount=from_minor(p.discount, brand.currency),
+                )
+                for p in priced.lines
+            )
+            if customer is not None:
+                customer_link_brand(customer=customer, brand=brand)
+    except IntegrityError:
+        # A concurrent request with the same idempotency key won the race.
+        existing = _replayed(brand, idempotency_key, fingerprint) if idempotency_key else None
+        if existing is None:
+            raise
+        return existing, False
+    return order, True
+
+
+def _replayed(brand: Brand, idempotency_key: str, fingerprint: str) -> Order | None:
+    existing = Order.objects.filter(brand=brand, idempotency_key=idempotency_key).first()
+    if existing is not None and existing.request_fingerprint != fingerprint:
+        raise ConflictError(
+            "This idempotency key was already used for a different order.",
+            code="idempotency_key_reused",
+            fields={"idempotency_key": ["Used for another request."]},
+        )
+    return existing
