@@ -1,0 +1,67 @@
+# The few verbs people type. `make run` serves the product on the embedded default (SQLite,
+# eager tasks, local-memory cache); `make test` runs the whole suite on PostgreSQL and Redis.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN ?= $(VENV)/bin
+PY := $(BIN)/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+# Test services, overridable from the environment.
+TEST_ENV = DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/promo} \
+	REDIS_URL=$${REDIS_URL:-redis://127.0.0.1:6379/1} \
+	SECRET_KEY=$${SECRET_KEY:-test-secret-key} DEBUG=0
+
+.PHONY: install run migrate seed serve worker beat flower test lint format bench clean
+
+$(BIN)/.installed: requirements.txt requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements-dev.txt
+	touch $@
+
+install: $(BIN)/.installed
+
+run: install
+	DEBUG=$${DEBUG:-1} $(PY) manage.py migrate --noinput
+	DEBUG=$${DEBUG:-1} $(PY) manage.py seed_demo
+	DEBUG=$${DEBUG:-1} $(PY) manage.py runserver $(HOST):$(PORT)
+
+# The commands the full stack runs (docker-compose calls these with BIN=/usr/local/bin).
+migrate:
+	$(PY) manage.py migrate --noinput
+
+seed:
+	$(PY) manage.py seed_demo
+
+serve:
+	$(PY) manage.py collectstatic --noinput -v 0
+	$(BIN)/gunicorn config.wsgi:application --bind $(HOST):$(PORT) --workers $${WEB_CONCURRENCY:-3} --access-logfile -
+
+worker:
+	$(BIN)/celery -A config worker --loglevel=INFO --concurrency=$${CELERY_CONCURRENCY:-2}
+
+beat:
+	$(BIN)/celery -A config beat --loglevel=INFO
+
+flower:
+	$(BIN)/celery -A config flower --address=$(HOST) --port=5555
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+test: lint
+	DATABASE_URL=sqlite:///:memory: $(PY) manage.py makemigrations --check --dry-run
+	$(TEST_ENV) $(PY) -m pytest $(PYTEST_ARGS)
+
+bench: install
+	$(TEST_ENV) $(PY) -m bench
+
+clean:
+	rm -rf $(VENV) staticfiles db.sqlite3
