@@ -6,6 +6,8 @@ from rest_framework.test import APIClient
 
 from config.celery_app import app as celery_app
 
+pytest_plugins = ["core.tests.celery_worker"]
+
 
 @pytest.fixture(autouse=True)
 def _isolated_cache():
@@ -21,6 +23,12 @@ def _eager_celery():
     celery_app.conf.task_always_eager = True
     yield
     celery_app.conf.task_always_eager = previous
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """Logins in tests need no brute-force resistance; slow hashing dominated their time."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture
