@@ -3,6 +3,7 @@
 from django.db.models import Q, QuerySet
 
 from brands.models import Brand
+from core.errors import ApplicationError
 
 BRAND_HEADER = "HTTP_X_BRAND"
 
@@ -38,6 +39,18 @@ def scope_to_user_brands(
         condition |= Q(**{f"{brand_path}__isnull": True})
     filtered = queryset.filter(condition)
     return filtered.distinct() if "__" in brand_path else filtered
+
+
+def staff_brand_by_slug(user, slug: str) -> Brand:
+    """One of the staff user's brands by slug, or a 400 `unknown_brand` on the `brand` field."""
+    brand = scope_to_user_brands(Brand.objects.all(), user, "pk").filter(slug=slug).first()
+    if brand is None:
+        raise ApplicationError(
+            f"Unknown brand {slug!r}, or not one of yours.",
+            code="unknown_brand",
+            fields={"brand": ["Unknown brand, or not one of yours."]},
+        )
+    return brand
 
 
 def user_can_access_brand(user, brand_id: int | None) -> bool:

@@ -33,21 +33,26 @@ def pos_device_create(
 
     `raw_key` lets the demo seed derive a reproducible key; it must have the key's format.
     """
-    if raw_key is None:
-        prefix, raw_key = _new_device_key()
-    else:
-        prefix = parse_device_key(raw_key)
-        if prefix is None:
-            raise ValueError("raw_key does not have the device key format")
+    prefix, raw_key = _key_and_prefix(raw_key)
     device = PosDevice(store=store, name=name, key_prefix=prefix, key_hash=hash_device_key(raw_key))
     device.full_clean()
     device.save()
     return device, raw_key
 
 
+def _key_and_prefix(raw_key: str | None) -> tuple[str, str]:
+    if raw_key is None:
+        return _new_device_key()
+    prefix = parse_device_key(raw_key)
+    if prefix is None:
+        raise ValueError("raw_key does not have the device key format")
+    return prefix, raw_key
+
+
 @transaction.atomic
-def pos_device_rotate_key(*, device: PosDevice) -> str:
-    prefix, raw_key = _new_device_key()
+def pos_device_rotate_key(*, device: PosDevice, raw_key: str | None = None) -> str:
+    """Give the device a new key (random, or `raw_key` for the demo seed) and return it."""
+    prefix, raw_key = _key_and_prefix(raw_key)
     PosDevice.objects.filter(pk=device.pk).update(
         key_prefix=prefix, key_hash=hash_device_key(raw_key)
     )

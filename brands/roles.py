@@ -1,0 +1,169 @@
+"""Staff roles: Django groups with model permissions.
+
+A role says *what* a staff user may do; `Brand.staff` says *where* (which brands). The spec
+below is applied by data migrations through `sync_roles`, which is additive and idempotent: a
+later feature extends the spec in its own migration and calls `sync_roles` again. Permissions
+of models that do not exist yet are skipped, so a spec may name models of apps still to come.
+
+Each entry is `(app_label, model, actions)`; `model` "*" means every model of the app that
+exists when the migration runs.
+"""
+
+from collections.abc import Iterable
+
+ALL = ["add", "change", "delete", "view"]
+VIEW = ["view"]
+
+# The apps that hold brand data; "everything" for a role means the models of these apps.
+PRODUCT_APPS = [
+    "brands",
+    "customers",
+    "catalog",
+    "labels",
+    "orders",
+    "notifications",
+    "promotions",
+]
+
+BRAND_ADMIN = "Brand admin"
+MARKETING_MANAGER = "Marketing manager"
+STORE_MANAGER = "Store manager"
+SUPPORT_AGENT = "Support agent"
+ANALYST = "Analyst"
+
+RolePermissions = list[tuple[str, str, list[str]]]
+
+ROLE_PERMISSIONS: dict[str, RolePermissions] = {
+    BRAND_ADMIN: [
+        ("brands", "brand", ["view", "change"]),
+        ("brands", "store", ALL),
+        ("brands", "posdevice", ALL),
+        ("customers", "*", ALL),
+        ("catalog", "*", ALL),
+        ("labels", "*", ALL),
+        ("orders", "order", ALL),
+        ("orders", "orderline", ALL),
+        ("orders", "paymentstatuschange", VIEW),  # an audit trail is never edited
+        ("notifications", "notificationtemplate", ALL),
+        ("notifications", "webhookendpoint", ALL),
+        # What was sent, and to whom, is a record: read only.
+        ("notifications", "*", VIEW),
+        ("promotions", "promotion", ALL),
+        ("promotions", "promotionversion", VIEW),
+    ],
+    MARKETING_MANAGER: [
+        ("labels", "label", ALL),
+        ("labels", "customerlabel", ALL),
+        ("labels", "productlabel", ALL),
+        ("customers", "customer", ["view", "change"]),
+        ("customers", "customerbrand", VIEW),
+        ("catalog", "product", VIEW),
+        ("catalog", "category", VIEW),
+        ("orders", "order", VIEW),
+        ("orders", "orderline", VIEW),
+        ("brands", "brand", VIEW),
+        ("brands", "store", VIEW),
+        ("notifications", "notificationtemplate", ALL),
+        ("promotions", "promotion", ALL),
+        ("promotions", "promotionversion", VIEW),
+    ],
+    STORE_MANAGER: [
+        ("orders", "order", ["add", "change", "view"]),
+        ("orders", "orderline", ["add", "change", "view"]),
+        ("orders", "paymentstatuschange", VIEW),
+        ("brands", "brand", VIEW),
+        ("brands", "store", ["view", "add", "change"]),
+        ("brands", "posdevice", ["view", "add", "change"]),
+        ("catalog", "product", ["view", "change"]),
+        ("catalog", "category", VIEW),
+        ("customers", "customer", ["view", "add"]),
+        ("customers", "customerbrand", ["view", "add"]),
+        ("labels", "label", VIEW),
+        ("promotions", "promotion", VIEW),
+    ],
+    SUPPORT_AGENT: [
+        ("customers", "customer", ["view", "change"]),
+        ("customers", "customerbrand", VIEW),
+        ("orders", "order", ["view", "change"]),
+        ("orders", "orderline", VIEW),
+        ("orders", "paymentstatuschange", VIEW),
+        ("labels", "label", VIEW),
+        ("labels", "customerlabel", VIEW),
+        ("brands", "brand", VIEW),
+        ("brands", "store", VIEW),
+        ("notifications", "*", VIEW),
+    ],
+    ANALYST: [(app_label, "*", VIEW) for app_label in PRODUCT_APPS],
+}
+
+
+def _ensure_permissions(apps) -> None:
+    """Create content types and permissions for the models in `apps` now.
+
+    Django creates them only after `migrate` finishes (post_migrate), too late for a data
+    migration that assigns them, and skips app configs of migration states (no models module).
+    """
+    from django.contrib.auth.management import create_permissions
+    from django.contrib.contenttypes.management import create_contenttypes
+
+    for app_config in apps.get_app_configs():
+        previous = getattr(app_config, "models_module", None)
+        app_config.models_module = previous or True
+        try:
+            create_contenttypes(app_config, apps=apps, verbosity=0)
+            create_permissions(app_config, apps=apps, verbosity=0)
+        finally:
+            app_config.models_module = previous
+
+
+def _codenames(apps, app_label: str, model: str, actions: Iterable[str]) -> list[tuple[str, str]]:
+    if model == "*":
+        try:
+            models = [m._meta.model_name for m in apps.get_app_config(app_label).get_models()]
+        except LookupError:  # the app is not installed (yet)
+            return []
+    else:
+        models = [model]
+    return [(app_label, f"{action}_{name}") for name in models for action in actions]
+
+
+def sync_roles(
+    apps,
+    schema_editor=None,
+    spec: dict[str, RolePermissions] | None = None,
+    *,
+    ensure_permissions: bool = True,
+) -> None:
+    """Create the role groups and grant them the permissions of `spec` (ROLE_PERMISSIONS).
+
+    Additive: permissions granted by hand or by an earlier spec are kept. Run it again after a
+    new model appears and its permissions are granted too. Usable as a `RunPython` callable;
+    after `migrate` (post_migrate) the permissions already exist, so it only grants them.
+    """
+    spec = ROLE_PERMISSIONS if spec is None else spec
+    if ensure_permissions:
+        _ensure_permissions(apps)
+    group_model = apps.get_model("auth", "Group")
+    permission_model = apps.get_model("auth", "Permission")
+    permission_ids = {
+        (app_label, codename): pk
+        for pk, app_label, codename in permission_model.objects.values_list(
+            "pk", "content_type__app_label", "codename"
+        )
+    }
+    for role, entries in spec.items():
+        group, _ = group_model.objects.get_or_create(name=role)
+        wanted = {
+            permission_ids[key]
+            for app_label, model, actions in entries
+            for key in _codenames(apps, app_label, model, actions)
+            if key in permission_ids
+        }
+        granted = set(group.permissions.values_list("pk", flat=True))
+        missing = wanted - granted
+        if missing:
+            group.permissions.add(*missing)
+
+
+def noop_reverse(apps, schema_editor) -> None:
+    """Unapplying a roles migration keeps the groups: staff may be in them."""

@@ -1,0 +1,129 @@
+"""`seed_demo`: a realistic demo, and a second run adds nothing."""
+
+import re
+from datetime import timedelta
+from io import StringIO
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.db.models import F
+from django.utils import timezone
+
+from brands.models import Brand, PosDevice, Store
+from brands.services import pos_device_authenticate
+from catalog.models import Category, Product
+from core.demo import VIP_COUNT, VIP_LABEL
+from customers.models import Customer, CustomerBrand
+from labels.models import CustomerLabel, Label, ProductLabel
+from orders.models import Order, OrderLine, PaymentStatusChange
+
+pytestmark = pytest.mark.django_db
+
+MODELS = [
+    Brand,
+    Store,
+    PosDevice,
+    Category,
+    Product,
+    Customer,
+    CustomerBrand,
+    Label,
+    CustomerLabel,
+    ProductLabel,
+    Order,
+    OrderLine,
+    PaymentStatusChange,
+    get_user_model(),
+]
+KEY_PATTERN = re.compile(r"pos_[0-9a-f]{12}_[A-Za-z0-9_\-]+")
+
+
+def _seed() -> str:
+    out = StringIO()
+    call_command(
+        "seed_demo", "--customers=60", "--orders=80", "--products=20", "--quiet", stdout=out
+    )
+    return out.getvalue()
+
+
+def _counts() -> dict[str, int]:
+    return {model.__name__: model.objects.count() for model in MODELS}
+
+
+def test_seed_demo_twice_creates_nothing_the_second_time():
+    first_output = _seed()
+    first = _counts()
+    first_orders = set(Order.objects.values_list("pk", "payment_status", "total", "created_at"))
+
+    second_output = _seed()
+
+    assert _counts() == first
+    assert (
+        set(Order.objects.values_list("pk", "payment_status", "total", "created_at"))
+        == first_orders
+    )
+    assert KEY_PATTERN.findall(first_output) == KEY_PATTERN.findall(second_output)
+    assert "Created: nothing" in second_output
+
+
+def test_seed_demo_builds_a_realistic_demo():
+    _seed()
+
+    assert Brand.objects.count() == 2
+    assert all(2 <= brand.stores.count() <= 3 for brand in Brand.objects.all())
+    assert Customer.objects.count() == 60
+    assert Product.objects.count() == 40
+    assert Order.objects.count() == 80
+    assert Category.objects.filter(parent__isnull=False).exists()
+    vip = Label.objects.get(name=VIP_LABEL, type=Label.Type.CUSTOMER, brand__isnull=True)
+    assert CustomerLabel.objects.filter(label=vip).count() == VIP_COUNT
+    statuses = set(Order.objects.values_list("payment_status", flat=True))
+    assert {Order.PaymentStatus.PAID, Order.PaymentStatus.PENDING} <= statuses
+    assert statuses & {Order.PaymentStatus.REFUNDED, Order.PaymentStatus.CANCELLED}
+    # Every paid order went through the payment service, which audits it.
+    paid = Order.objects.filter(payment_status=Order.PaymentStatus.PAID)
+    assert not paid.filter(payment_changes__isnull=True).exists()
+    # Backdated over the last weeks, payments after placement.
+    assert not paid.filter(paid_at__lt=F("created_at")).exists()
+    oldest = Order.objects.order_by("created_at").first().created_at
+    assert timezone.now() - oldest > timedelta(days=14)
+
+
+def test_printed_logins_and_device_keys_work(client):
+    output = _seed()
+
+    keys = KEY_PATTERN.findall(output)
+    assert len(keys) == 2
+    devices = {pos_device_authenticate(raw_key=key) for key in keys}
+    assert {device.store.brand.slug for device in devices} == set(
+        Brand.objects.values_list("slug", flat=True)
+    )
+    assert "admin / admin" in output
+    admin = get_user_model().objects.get(username="admin")
+    assert admin.is_superuser and admin.check_password("admin")
+    staff = get_user_model().objects.get(username="burger-republic-admin")
+    assert not staff.is_superuser
+    assert list(staff.staff_brands.values_list("slug", flat=True)) == ["burger-republic"]
+    assert client.login(username="burger-republic-admin", password="admin")
+
+
+def test_a_changed_secret_key_gives_the_device_the_newly_printed_key(settings):
+    first_keys = KEY_PATTERN.findall(_seed())
+
+    settings.SECRET_KEY = "another-secret-key-for-this-test"
+    second_keys = KEY_PATTERN.findall(_seed())
+
+    assert set(first_keys).isdisjoint(second_keys)
+    assert all(pos_device_authenticate(raw_key=key) for key in second_keys)
+    assert not any(pos_device_authenticate(raw_key=key) for key in first_keys)
+    assert PosDevice.objects.count() == 2
+
+
+def test_admin_password_comes_from_the_environment(monkeypatch):
+    monkeypatch.setenv("DEMO_ADMIN_PASSWORD", "s3cret-demo")
+
+    output = _seed()
+
+    assert "admin / s3cret-demo" in output
+    assert get_user_model().objects.get(username="admin").check_password("s3cret-demo")
