@@ -1,16 +1,55 @@
 """Writes for customers."""
 
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from brands.models import Brand
-from core.errors import ApplicationError
+from core.errors import ApplicationError, ConflictError
 from customers.models import Customer, CustomerBrand
 
 
 def customer_link_brand(*, customer: Customer, brand: Brand) -> None:
     """Make the customer known to the brand; a second call changes nothing."""
     CustomerBrand.objects.get_or_create(customer=customer, brand=brand)
+
+
+def _check_unique(customer: Customer) -> None:
+    """Refuse an email or external id another customer already has, as a coded conflict."""
+    others = Customer.objects.exclude(pk=customer.pk) if customer.pk else Customer.objects.all()
+    if customer.email and others.filter(email__iexact=customer.email).exists():
+        raise ConflictError(
+            "Another customer has this email address.",
+            code="customer_email_taken",
+            fields={"email": ["Already in use."]},
+        )
+    if customer.external_id and others.filter(external_id=customer.external_id).exists():
+        raise ConflictError(
+            "Another customer has this external id.",
+            code="customer_external_id_taken",
+            fields={"external_id": ["Already in use."]},
+        )
+
+
+def _check_login_free(username: str, *, except_user_id: int | None = None) -> None:
+    users = get_user_model().objects.filter(username__iexact=username)
+    if except_user_id is not None:
+        users = users.exclude(pk=except_user_id)
+    if users.exists():
+        raise ConflictError(
+            "This email address is already used by another login.",
+            code="customer_email_taken",
+            fields={"email": ["Already in use."]},
+        )
+
+
+def _save(customer: Customer, **kwargs) -> None:
+    """Save; a concurrent writer that took the same email or external id is a conflict."""
+    try:
+        with transaction.atomic():
+            customer.save(**kwargs)
+    except IntegrityError as error:
+        _check_unique(customer)
+        raise ConflictError("The customer conflicts with another one.") from error
 
 
 @transaction.atomic
@@ -25,7 +64,10 @@ def customer_create(
     external_id: str | None = None,
     password: str | None = None,
 ) -> Customer:
-    """Create a customer, known to `brand`. With a password, they also get a storefront login."""
+    """Create a customer, known to `brand`. With a password, they also get a storefront login.
+
+    An email or external id that another customer has is a conflict (`customer_*_taken`).
+    """
     customer = Customer(
         email=(email or None) and email.strip().lower(),
         phone=phone,
@@ -34,7 +76,8 @@ def customer_create(
         birth_date=birth_date,
         external_id=external_id or None,
     )
-    customer.full_clean()
+    customer.full_clean(validate_constraints=False)
+    _check_unique(customer)
     if password is not None:
         if not customer.email:
             raise ApplicationError(
@@ -42,10 +85,11 @@ def customer_create(
                 code="email_required",
                 fields={"email": ["Required when a password is given."]},
             )
+        _check_login_free(customer.email)
         customer.user = get_user_model().objects.create_user(
             username=customer.email, email=customer.email, password=password
         )
-    customer.save()
+    _save(customer)
     if brand is not None:
         customer_link_brand(customer=customer, brand=brand)
     return customer
@@ -53,18 +97,36 @@ def customer_create(
 
 @transaction.atomic
 def customer_update(*, customer: Customer, **fields) -> Customer:
+    """Change a customer's profile. A customer with a storefront login signs in with their
+    email, so a new email moves their login (username and email) along with it."""
     allowed = {"email", "phone", "first_name", "last_name", "birth_date", "external_id"}
     unknown = set(fields) - allowed
     if unknown:
         raise ValueError(f"cannot update {sorted(unknown)}")
+    if not fields:
+        return customer
+    previous_email = (
+        Customer.objects.select_for_update().filter(pk=customer.pk).values_list("email", flat=True)
+    ).get()
     for name, value in fields.items():
         if name == "email" and value:
             value = value.strip().lower()
         if name in {"email", "external_id"} and not value:
             value = None
         setattr(customer, name, value)
-    customer.full_clean()
-    customer.save()
-    if customer.user_id and "email" in fields and customer.email:
-        get_user_model().objects.filter(pk=customer.user_id).update(email=customer.email)
+    customer.full_clean(validate_constraints=False)
+    _check_unique(customer)
+    if customer.user_id and "email" in fields and customer.email != previous_email:
+        if not customer.email:
+            raise ApplicationError(
+                "A customer with a storefront login needs an email address.",
+                code="email_required",
+                fields={"email": ["Required: the customer signs in with it."]},
+            )
+        user_model = get_user_model()
+        _check_login_free(customer.email, except_user_id=customer.user_id)
+        user_model.objects.filter(pk=customer.user_id).update(
+            username=customer.email, email=customer.email
+        )
+    _save(customer)
     return customer

@@ -1,9 +1,10 @@
 """Writes for labels. Assigning and removing labels goes through here, nowhere else."""
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
+from brands.models import Brand
 from catalog.models import Product
-from core.errors import ApplicationError
+from core.errors import ApplicationError, ConflictError
 from customers.models import Customer
 from labels.models import CustomerLabel, Label, ProductLabel
 
@@ -15,6 +16,31 @@ def _check_type(label: Label, expected: str) -> None:
             code="label_type_mismatch",
             fields={"label": ["Wrong label type for this target."]},
         )
+
+
+def _label_exists(label: Label) -> bool:
+    return Label.objects.filter(name=label.name, type=label.type, brand_id=label.brand_id).exists()
+
+
+@transaction.atomic
+def label_create(*, name: str, type: str, brand: Brand | None, description: str = "") -> Label:
+    """Create a label of `brand`, or a global one with no brand. Names are unique per type
+    within a brand, and among global labels."""
+    label = Label(name=name, type=type, brand=brand, description=description)
+    label.full_clean(validate_constraints=False)
+    taken = ConflictError(
+        f"A {type} label named {name!r} already exists here.",
+        code="label_exists",
+        fields={"name": ["Already in use."]},
+    )
+    if _label_exists(label):
+        raise taken
+    try:
+        with transaction.atomic():
+            label.save()
+    except IntegrityError as error:  # a concurrent create took the name
+        raise taken from error
+    return label
 
 
 @transaction.atomic
@@ -30,6 +56,7 @@ def label_assign_customer(
 
 @transaction.atomic
 def label_unassign_customer(*, label: Label, customer: Customer, actor=None) -> bool:
+    _check_type(label, Label.Type.CUSTOMER)
     deleted, _ = CustomerLabel.objects.filter(label=label, customer=customer).delete()
     return bool(deleted)
 
@@ -52,5 +79,6 @@ def label_assign_product(
 
 @transaction.atomic
 def label_unassign_product(*, label: Label, product: Product, actor=None) -> bool:
+    _check_type(label, Label.Type.PRODUCT)
     deleted, _ = ProductLabel.objects.filter(label=label, product=product).delete()
     return bool(deleted)

@@ -1,0 +1,52 @@
+import django_filters
+from django import forms
+from django.db.models import Q
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+
+from customers.models import Customer
+
+MAX_ID = 2**63 - 1
+
+
+@extend_schema_field(OpenApiTypes.INT)
+class IdFilter(django_filters.NumberFilter):
+    """A positive database id; anything else is a 400, never a database error."""
+
+    field_class = forms.IntegerField
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", MAX_ID)
+        super().__init__(*args, **kwargs)
+
+
+class CustomerFilter(django_filters.FilterSet):
+    email = django_filters.CharFilter(field_name="email", lookup_expr="iexact", max_length=254)
+    phone = django_filters.CharFilter(field_name="phone", max_length=32)
+    external_id = django_filters.CharFilter(field_name="external_id", max_length=64)
+    brand = django_filters.CharFilter(
+        field_name="brand_links__brand__slug", max_length=60, distinct=True, label="Brand slug"
+    )
+    label = IdFilter(
+        field_name="label_assignments__label_id",
+        distinct=True,
+        label="Label id",
+    )
+    search = django_filters.CharFilter(
+        method="filter_search", max_length=100, label="Search first name, last name, email"
+    )
+
+    class Meta:
+        model = Customer
+        fields = []
+
+    def filter_search(self, queryset, name, value):
+        q = Q()
+        for term in value.split():
+            q &= (
+                Q(first_name__icontains=term)
+                | Q(last_name__icontains=term)
+                | Q(email__icontains=term)
+            )
+        return queryset.filter(q)

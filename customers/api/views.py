@@ -1,0 +1,123 @@
+"""Customers for staff of the brands that know them, and `me` for the customer themself."""
+
+from django.db.models import Prefetch
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import mixins, status, viewsets
+from rest_framework.filters import OrderingFilter
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from brands.selectors import scope_to_user_brands, staff_brand_by_slug
+from core.api.errors import ErrorSerializer
+from core.api.inputs import parse_input
+from core.api.permissions import IsCustomer, StaffModelPermissions, request_customer
+from customers.api.filters import CustomerFilter
+from customers.api.serializers import (
+    CustomerCreateInputSerializer,
+    CustomerDetailOutputSerializer,
+    CustomerOutputSerializer,
+    CustomerUpdateInputSerializer,
+    MeOutputSerializer,
+    MeUpdateInputSerializer,
+)
+from customers.models import Customer, CustomerBrand
+from customers.services import customer_create, customer_update
+from labels.models import CustomerLabel
+
+READ_ERRORS = {401: ErrorSerializer, 403: ErrorSerializer}
+WRITE_ERRORS = {**READ_ERRORS, 400: ErrorSerializer, 409: ErrorSerializer}
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List the customers your brands know",
+        responses={200: CustomerOutputSerializer(many=True), **READ_ERRORS, 400: ErrorSerializer},
+    ),
+    retrieve=extend_schema(
+        summary="A customer, with their labels",
+        responses={200: CustomerDetailOutputSerializer, **READ_ERRORS, 404: ErrorSerializer},
+    ),
+)
+@extend_schema(tags=["customers"])
+class CustomerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Staff only, scoped to the brands they work for (superusers see every customer)."""
+
+    permission_classes = [StaffModelPermissions]
+    filter_backends = [DjangoFilterBackend, OrderingFilter]
+    filterset_class = CustomerFilter
+    ordering_fields = ["created_at", "last_name", "email", "id"]
+    lookup_value_regex = r"\d+"
+    http_method_names = ["get", "post", "patch", "head", "options"]
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Customer.objects.none()
+        user = self.request.user
+        links = scope_to_user_brands(CustomerBrand.objects.select_related("brand"), user, "brand")
+        labels = scope_to_user_brands(
+            CustomerLabel.objects.select_related("label__brand"),
+            user,
+            "label__brand",
+            include_global=True,
+        )
+        return scope_to_user_brands(
+            Customer.objects.all(), user, "brand_links__brand"
+        ).prefetch_related(
+            Prefetch("brand_links", queryset=links, to_attr="visible_brand_links"),
+            Prefetch("label_assignments", queryset=labels, to_attr="visible_label_assignments"),
+        )
+
+    def get_serializer_class(self):
+        if self.action == "list":
+            return CustomerOutputSerializer
+        return CustomerDetailOutputSerializer
+
+    def _detail(self, pk: int) -> dict:
+        return CustomerDetailOutputSerializer(self.get_queryset().get(pk=pk)).data
+
+    @extend_schema(
+        summary="Create a customer known to one of your brands",
+        request=CustomerCreateInputSerializer,
+        responses={201: CustomerDetailOutputSerializer, **WRITE_ERRORS},
+    )
+    def create(self, request, *args, **kwargs):
+        data = parse_input(CustomerCreateInputSerializer, request.data)
+        brand = staff_brand_by_slug(request.user, data.pop("brand"))
+        customer = customer_create(brand=brand, **data)
+        return Response(self._detail(customer.pk), status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Change a customer",
+        request=CustomerUpdateInputSerializer,
+        responses={200: CustomerDetailOutputSerializer, **WRITE_ERRORS, 404: ErrorSerializer},
+    )
+    def partial_update(self, request, *args, **kwargs):
+        customer = self.get_object()
+        data = parse_input(CustomerUpdateInputSerializer, request.data, partial=True)
+        customer_update(customer=customer, **data)
+        return Response(self._detail(customer.pk))
+
+
+@extend_schema(tags=["me"])
+class MeView(APIView):
+    """The signed-in customer's own profile."""
+
+    permission_classes = [IsCustomer]
+
+    def _customer(self, request) -> Customer:
+        return Customer.objects.prefetch_related("brands").get(pk=request_customer(request).pk)
+
+    @extend_schema(summary="Your profile", responses={200: MeOutputSerializer, **READ_ERRORS})
+    def get(self, request):
+        return Response(MeOutputSerializer(self._customer(request)).data)
+
+    @extend_schema(
+        summary="Change your profile",
+        request=MeUpdateInputSerializer,
+        responses={200: MeOutputSerializer, **WRITE_ERRORS},
+    )
+    def patch(self, request):
+        data = parse_input(MeUpdateInputSerializer, request.data, partial=True)
+        customer_update(customer=request_customer(request), **data)
+        return Response(MeOutputSerializer(self._customer(request)).data)

@@ -1,0 +1,38 @@
+import django_filters
+from django import forms
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+
+from orders.models import Order
+
+MAX_ID = 2**63 - 1
+
+
+@extend_schema_field(OpenApiTypes.INT)
+class IdFilter(django_filters.NumberFilter):
+    """A positive database id; anything else is a 400, never a database error."""
+
+    field_class = forms.IntegerField
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", MAX_ID)
+        super().__init__(*args, **kwargs)
+
+
+class OrderFilter(django_filters.FilterSet):
+    brand = django_filters.CharFilter(field_name="brand__slug", max_length=60, label="Brand slug")
+    payment_status = django_filters.ChoiceFilter(choices=Order.PaymentStatus.choices)
+    status = django_filters.ChoiceFilter(choices=Order.Status.choices)
+    channel = django_filters.ChoiceFilter(choices=Order.Channel.choices)
+    store = django_filters.CharFilter(field_name="store__code", max_length=40, label="Store code")
+    customer = IdFilter(
+        field_name="customer_id",
+        label="Customer id",
+    )
+    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+
+    class Meta:
+        model = Order
+        fields = []
