@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "labels",
     "orders",
     "notifications",
+    "promotions",
 ]
 
 MIDDLEWARE = [
@@ -165,6 +166,10 @@ SPECTACULAR_SETTINGS = {
         "OrderStatusEnum": "orders.models.Order.Status",
         "ChannelEnum": "orders.models.Order.Channel",
         "LabelTypeEnum": "labels.models.Label.Type",
+        "PromotionTypeEnum": "promotions.models.Promotion.Type",
+        "PromotionStatusEnum": "promotions.models.Promotion.Status",
+        "PromotionStackingEnum": "promotions.models.Promotion.Stacking",
+        "PromotionTargetEnum": "promotions.models.Promotion.Target",
     },
 }
 
@@ -190,7 +195,12 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Synced into django-celery-beat's tables when beat starts; editable in the admin afterwards.
-CELERY_BEAT_SCHEDULE: dict[str, dict] = {}
+CELERY_BEAT_SCHEDULE: dict[str, dict] = {
+    "notifications-requeue-stale-deliveries": {
+        "task": "notifications.requeue_stale_deliveries",
+        "schedule": 5 * 60,
+    },
+}
 
 # --- Logging and error reporting --------------------------------------------------------------
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")

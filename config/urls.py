@@ -10,6 +10,7 @@ api_v1 = [
     path("", include("orders.api.urls")),
     path("", include("labels.api.urls")),
     path("", include("notifications.api.urls")),
+    path("", include("promotions.api.urls")),
     path("", include("core.api.urls")),
 ]
 

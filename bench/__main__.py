@@ -1,0 +1,48 @@
+"""`make bench`: every benchmark, each printing its table.
+
+Benchmarks that need the database run in a throw-away test database created here (on the
+configured DATABASE_URL), so they never touch real data.
+"""
+
+import argparse
+import os
+import sys
+
+import django
+
+from bench import calculator_bench
+
+BENCHES = ["calculator", "compiler"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Run the benchmarks.")
+    parser.add_argument("names", nargs="*", default=BENCHES, choices=BENCHES)
+    parser.add_argument("--runs", type=int, default=200)
+    args = parser.parse_args()
+
+    if "calculator" in args.names:
+        sys.argv = [sys.argv[0], "--runs", str(args.runs)]
+        calculator_bench.main()
+
+    database_benches = [name for name in args.names if name != "calculator"]
+    if not database_benches:
+        return
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    django.setup()
+    from django.db import connection
+    from django.test.utils import setup_test_environment
+
+    from bench import compile_bench
+
+    setup_test_environment()
+    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
+    try:
+        if "compiler" in database_benches:
+            compile_bench.main(runs=args.runs)
+    finally:
+        connection.creation.destroy_test_db(old_name, verbosity=0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,259 @@
+"""Promotions in the admin: validated forms, status actions, versions. Scoped to staff brands."""
+
+import json
+
+from django import forms
+from django.contrib import admin, messages
+from django.db import transaction
+from django.utils.html import format_html, format_html_join
+
+from brands.admin import BrandListFilter, BrandScopedAdminMixin
+from core.errors import ApplicationError
+from promotions.models import Promotion, PromotionVersion
+from promotions.services.lifecycle import (
+    LIVE_STATUSES,
+    promotion_record_version,
+    promotion_set_status,
+)
+from promotions.services.validator import RELATIONS, STRUCTURAL_CODES, promotion_validate
+
+T = Promotion.Type
+
+# Example parameters per type, shown next to the params field.
+PARAM_EXAMPLES: dict[str, dict] = {
+    T.PERCENT_DISCOUNT: {"percent": "12.5"},
+    T.AMOUNT_DISCOUNT: {"amount": "1.00", "mode": "per_unit or per_order"},
+    T.BOGO: {"buy_quantity": 2, "get_quantity": 1, "percent": "100", "get_scope": None},
+    T.COMBO: {
+        "price": "9.90",
+        "groups": [
+            {"name": "Main", "categories": [1], "quantity": 1},
+            {"name": "Drink", "products": [7, 8], "quantity": 1},
+        ],
+    },
+    T.FREE_ITEM: {"gift_product": 12, "gift_quantity": 1, "trigger_quantity": 2},
+    T.HAPPY_HOUR: {"percent": "20"},
+    T.CASHBACK: {"percent": "5", "cap": "10.00"},
+    T.PAYMENT_DISCOUNT: {"payment_methods": ["card_x"], "percent": "5"},
+    T.PACKAGE: {"price": "20.00", "items": [{"product": 1, "quantity": 1}, {"product": 3}]},
+    T.MIX_MATCH: {"quantity": 3, "price": "10.00"},
+    T.UPSELL: {"trigger_quantity": 1, "target_product": 9, "target_quantity": 1, "price": "1.00"},
+    T.THRESHOLD: {
+        "tiers": [
+            {"min_subtotal": "50.00", "amount": "5.00"},
+            {"min_subtotal": "100.00", "amount": "15.00"},
+        ]
+    },
+    T.CROSS_BRAND: {
+        "brands": [1, 2],
+        "period_start": "2026-01-01",
+        "period_end": "2026-03-31",
+        "spend_per_brand": "50.00",
+        "min_brands": 2,
+        "reward": {"type": "points", "value": 500},
+    },
+}
+
+
+def _params_help() -> str:
+    rows = format_html_join(
+        "",
+        "<li><b>{}</b>: <code>{}</code></li>",
+        ((label, json.dumps(PARAM_EXAMPLES[value])) for value, label in T.choices),
+    )
+    return format_html(
+        "Type-specific parameters. Money and percentages as decimal strings, products and "
+        "categories by id. Examples:<ul>{}</ul>",
+        rows,
+    )
+
+
+class PromotionForm(forms.ModelForm):
+    """Runs the validator on the form's data, relations included, and puts each issue on its
+    field. A draft is saved with issues (they are listed as warnings after saving); a live
+    promotion is not, and rows of another brand never are."""
+
+    class Meta:
+        model = Promotion
+        exclude: list[str] = []
+        widgets = {"params": forms.Textarea(attrs={"rows": 8, "cols": 80})}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "params" in self.fields:
+            self.fields["params"].help_text = _params_help()
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.errors or cleaned.get("brand") is None:
+            return cleaned
+        candidate = self.instance
+        concrete = {field.name for field in Promotion._meta.concrete_fields}
+        for name, value in cleaned.items():
+            if name in concrete:
+                setattr(candidate, name, value)
+        relations = {
+            name: [row.pk for row in cleaned.get(name) or ()]
+            for name in RELATIONS
+            if name in self.fields
+        }
+        status = cleaned.get("status", candidate.status)
+        issues = promotion_validate(promotion=candidate, relations=relations)
+        self.draft_issues = []
+        for issue in issues:
+            if status not in LIVE_STATUSES and issue.code not in STRUCTURAL_CODES:
+                self.draft_issues.append(issue)
+                continue
+            field = issue.field.split(".")[0]
+            message = f"{issue.message} ({issue.code}" + (
+                f", {issue.field})" if field != issue.field else ")"
+            )
+            self.add_error(field if field in self.fields else None, message)
+        return cleaned
+
+
+class PromotionVersionInline(admin.TabularInline):
+    model = PromotionVersion
+    extra = 0
+    can_delete = False
+    fields = ["version", "compiled_hash", "created_at", "created_by"]
+    readonly_fields = fields
+    ordering = ["-version"]
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Promotion)
+class PromotionAdmin(BrandScopedAdminMixin, admin.ModelAdmin):
+    form = PromotionForm
+    brand_path = "brand"
+    list_display = [
+        "name",
+        "brand",
+        "type",
+        "status",
+        "priority",
+        "stacking",
+        "starts_at",
+        "ends_at",
+        "uses_count",
+        "version",
+    ]
+    list_filter = ["status", "type", "stacking", BrandListFilter]
+    list_select_related = ["brand"]
+    search_fields = ["name", "code", "description"]
+    ordering = ["-priority", "id"]
+    readonly_fields = ["version", "compiled_hash", "uses_count", "discount_given", "compiled_view"]
+    filter_horizontal = RELATIONS
+    inlines = [PromotionVersionInline]
+    actions = ["activate", "pause", "end"]
+    fieldsets = [
+        (None, {"fields": ["brand", "name", "description", "type", "status", "priority"]}),
+        ("Stacking", {"fields": ["stacking", "target"]}),
+        ("When", {"fields": ["starts_at", "ends_at", "days_of_week", "time_windows"]}),
+        (
+            "Where and who",
+            {
+                "fields": [
+                    "stores",
+                    "channels",
+                    "customer_labels",
+                    "excluded_customer_labels",
+                    "customer_tiers",
+                    "new_customers_only",
+                    "signed_in_only",
+                    "code",
+                ]
+            },
+        ),
+        (
+            "Limits",
+            {
+                "fields": [
+                    "max_applications_per_order",
+                    "max_uses_total",
+                    "max_uses_per_customer",
+                    "budget",
+                    "max_discount_per_order",
+                    "min_eligible_subtotal",
+                ]
+            },
+        ),
+        (
+            "Scope",
+            {
+                "fields": [
+                    "all_products",
+                    "products",
+                    "categories",
+                    "product_labels",
+                    "excluded_products",
+                    "excluded_categories",
+                    "excluded_product_labels",
+                ]
+            },
+        ),
+        ("Parameters", {"fields": ["params"]}),
+        (
+            "Compiled",
+            {
+                "classes": ["collapse"],
+                "fields": [
+                    "version",
+                    "compiled_hash",
+                    "uses_count",
+                    "discount_given",
+                    "compiled_view",
+                ],
+            },
+        ),
+    ]
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        if obj is not None:
+            # Status moves through the actions, which check the allowed transitions.
+            fields += ["status", "brand"]
+        return fields
+
+    @admin.display(description="Compiled form")
+    def compiled_view(self, obj: Promotion) -> str:
+        return format_html("<pre>{}</pre>", json.dumps(obj.compiled, indent=2, sort_keys=True))
+
+    def save_model(self, request, obj, form, change):
+        obj.code = obj.code.strip().upper()
+        super().save_model(request, obj, form, change)
+
+    def save_related(self, request, form, formsets, change):
+        with transaction.atomic():
+            super().save_related(request, form, formsets, change)
+            promotion_record_version(promotion=form.instance, actor=request.user)
+        for issue in getattr(form, "draft_issues", ()):
+            messages.warning(request, f"Before activating: {issue.field}: {issue.message}")
+
+    def _move(self, request, queryset, status: str) -> None:
+        moved = 0
+        for promotion in queryset:
+            try:
+                promotion_set_status(promotion_id=promotion.pk, status=status, actor=request.user)
+                moved += 1
+            except ApplicationError as error:
+                details = "; ".join(
+                    f"{field}: {', '.join(errors)}" for field, errors in error.fields.items()
+                )
+                messages.error(request, f"{promotion.name}: {error.message} {details}".strip())
+        if moved:
+            messages.success(request, f"{moved} promotion(s) now {status}.")
+
+    @admin.action(description="Activate the selected promotions", permissions=["change"])
+    def activate(self, request, queryset):
+        self._move(request, queryset, Promotion.Status.ACTIVE)
+
+    @admin.action(description="Pause the selected promotions", permissions=["change"])
+    def pause(self, request, queryset):
+        self._move(request, queryset, Promotion.Status.PAUSED)
+
+    @admin.action(description="End the selected promotions", permissions=["change"])
+    def end(self, request, queryset):
+        self._move(request, queryset, Promotion.Status.ENDED)
