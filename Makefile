@@ -58,6 +58,7 @@ format: install
 
 test: lint
 	DATABASE_URL=sqlite:///:memory: $(PY) manage.py makemigrations --check --dry-run
+	node --test promotions/tests/js/
 	$(TEST_ENV) $(PY) -m pytest $(PYTEST_ARGS)
 
 bench: install
