@@ -52,6 +52,14 @@ class Order(TimeStampedModel):
     total = MoneyField(default=Decimal("0.00"))
     refunded_amount = MoneyField(default=Decimal("0.00"))
     paid_at = models.DateTimeField(null=True, blank=True)
+    codes = models.JSONField(default=list, blank=True, help_text="Voucher codes entered.")
+    cashback_total = MoneyField(
+        default=Decimal("0.00"), help_text="Credited to the customer after payment."
+    )
+    engine_version = models.CharField(max_length=16, blank=True)
+    bundle_hash = models.CharField(
+        max_length=64, blank=True, help_text="The promotions bundle the order was priced with."
+    )
     idempotency_key = models.CharField(max_length=128, null=True, blank=True)
     request_fingerprint = models.CharField(max_length=64, blank=True, editable=False)
 
@@ -89,6 +97,11 @@ class OrderLine(models.Model):
     quantity = models.PositiveIntegerField()
     unit_price = MoneyField()
     line_discount = MoneyField(default=Decimal("0.00"))
+    allocations = models.JSONField(
+        default=list,
+        blank=True,
+        help_text='The line discount by promotion: [{"promotion_id": 7, "amount": "1.23"}].',
+    )
 
     class Meta:
         ordering = ["id"]
@@ -108,6 +121,33 @@ class OrderLine(models.Model):
     @property
     def total(self) -> Decimal:
         return self.subtotal - self.line_discount
+
+
+class OrderPromotion(models.Model):
+    """A promotion applied to an order (a discount, or cashback credited after payment)."""
+
+    class Kind(models.TextChoices):
+        DISCOUNT = "discount", "Discount"
+        CASHBACK = "cashback", "Cashback"
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="applied_promotions")
+    promotion = models.ForeignKey(
+        "promotions.Promotion", on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    promotion_version = models.PositiveIntegerField()
+    name = models.CharField(max_length=160)
+    type = models.CharField(max_length=24)
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.DISCOUNT)
+    phase = models.CharField(max_length=16, blank=True)
+    amount = MoneyField()
+    applications = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        ordering = ["order", "id"]
+        indexes = [models.Index(fields=["promotion", "order"], name="order_promotion_usage")]
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.amount}"
 
 
 class PaymentStatusChange(models.Model):

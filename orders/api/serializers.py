@@ -4,7 +4,7 @@ import re
 
 from rest_framework import serializers
 
-from orders.models import Order, OrderLine
+from orders.models import Order, OrderLine, OrderPromotion
 from orders.services.placement import MAX_LINES, MAX_QUANTITY
 
 MAX_ID = 2**63 - 1
@@ -45,6 +45,19 @@ class OrderCreateInputSerializer(serializers.Serializer):
         required=False,
         help_text="Brand slug; or the `X-Brand` header. Devices order for their store's brand.",
     )
+    codes = serializers.ListField(
+        child=serializers.CharField(max_length=40),
+        required=False,
+        default=list,
+        max_length=10,
+        help_text="Voucher codes the customer entered.",
+    )
+
+
+class QuoteInputSerializer(OrderCreateInputSerializer):
+    at = serializers.DateTimeField(
+        required=False, help_text="Price as of this instant (default: now)."
+    )
 
 
 class PaymentStatusInputSerializer(serializers.Serializer):
@@ -58,6 +71,11 @@ class PaymentStatusInputSerializer(serializers.Serializer):
     )
     payment_method = serializers.CharField(max_length=32, required=False, allow_blank=True)
     note = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
+
+
+class AllocationSerializer(serializers.Serializer):
+    promotion_id = serializers.IntegerField()
+    amount = serializers.DecimalField(max_digits=14, decimal_places=2)
 
 
 class OrderLineOutputSerializer(serializers.ModelSerializer):
@@ -76,6 +94,25 @@ class OrderLineOutputSerializer(serializers.ModelSerializer):
             "line_discount",
             "subtotal",
             "total",
+            "allocations",
+        ]
+        read_only_fields = fields
+
+    allocations = AllocationSerializer(many=True, read_only=True)
+
+
+class OrderPromotionOutputSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = OrderPromotion
+        fields = [
+            "promotion",
+            "promotion_version",
+            "name",
+            "type",
+            "kind",
+            "phase",
+            "amount",
+            "applications",
         ]
         read_only_fields = fields
 
@@ -100,6 +137,8 @@ class OrderOutputSerializer(serializers.ModelSerializer):
             "discount_total",
             "total",
             "refunded_amount",
+            "cashback_total",
+            "codes",
             "paid_at",
             "created_at",
             "updated_at",
@@ -109,7 +148,60 @@ class OrderOutputSerializer(serializers.ModelSerializer):
 
 class OrderDetailOutputSerializer(OrderOutputSerializer):
     lines = OrderLineOutputSerializer(many=True, read_only=True)
+    applied_promotions = OrderPromotionOutputSerializer(many=True, read_only=True)
 
     class Meta(OrderOutputSerializer.Meta):
-        fields = [*OrderOutputSerializer.Meta.fields, "lines"]
+        fields = [
+            *OrderOutputSerializer.Meta.fields,
+            "engine_version",
+            "bundle_hash",
+            "lines",
+            "applied_promotions",
+        ]
         read_only_fields = fields
+
+
+MONEY = {"max_digits": 14, "decimal_places": 2}
+
+
+class QuoteLineSerializer(serializers.Serializer):
+    product = serializers.IntegerField()
+    sku = serializers.CharField()
+    name = serializers.CharField()
+    quantity = serializers.IntegerField()
+    unit_price = serializers.DecimalField(**MONEY)
+    subtotal = serializers.DecimalField(**MONEY)
+    discount = serializers.DecimalField(**MONEY)
+    total = serializers.DecimalField(**MONEY)
+    allocations = AllocationSerializer(many=True)
+
+
+class QuotePromotionSerializer(serializers.Serializer):
+    promotion_id = serializers.IntegerField()
+    name = serializers.CharField()
+    type = serializers.CharField()
+    phase = serializers.CharField()
+    amount = serializers.DecimalField(**MONEY)
+    applications = serializers.IntegerField()
+
+
+class QuoteOutputSerializer(serializers.Serializer):
+    """A priced basket; nothing is written."""
+
+    currency = serializers.CharField()
+    subtotal = serializers.DecimalField(**MONEY)
+    discount_total = serializers.DecimalField(**MONEY)
+    total = serializers.DecimalField(**MONEY)
+    cashback_total = serializers.DecimalField(**MONEY)
+    lines = QuoteLineSerializer(many=True)
+    promotions = QuotePromotionSerializer(many=True)
+    cashback = serializers.ListField(child=serializers.DictField())
+    suggestions = serializers.ListField(
+        child=serializers.DictField(),
+        help_text="Free gift to add, upsell, next spend tier, payment method to save more.",
+    )
+    rejected = serializers.ListField(
+        child=serializers.DictField(), help_text="Promotions not applied, with a reason code."
+    )
+    engine_version = serializers.CharField()
+    bundle_hash = serializers.CharField()

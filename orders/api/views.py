@@ -8,10 +8,12 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.filters import OrderingFilter
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from brands.models import Brand, Store
 from brands.selectors import get_current_brand, scope_to_user_brands
-from core.api.errors import ErrorSerializer
+from core.api.errors import PAGE_NOT_FOUND, ErrorSerializer
+from core.api.inputs import parse_input
 from core.api.permissions import (
     IsCustomer,
     IsPosDevice,
@@ -29,10 +31,12 @@ from orders.api.serializers import (
     OrderDetailOutputSerializer,
     OrderOutputSerializer,
     PaymentStatusInputSerializer,
+    QuoteInputSerializer,
+    QuoteOutputSerializer,
 )
 from orders.models import Order
 from orders.services.payment import order_set_payment_status
-from orders.services.placement import LineRequest, order_place
+from orders.services.placement import LineRequest, basket_price, order_place
 
 ERRORS = {400: ErrorSerializer, 401: ErrorSerializer, 403: ErrorSerializer}
 IDEMPOTENCY_PARAMETER = OpenApiParameter(
@@ -63,7 +67,11 @@ class PaymentStatusPermissions(StaffModelPermissions):
 
 def _rendered(order_id: int) -> Order:
     """An order the caller was just allowed to write, loaded for its output."""
-    return Order.objects.select_related("brand", "store").prefetch_related("lines").get(pk=order_id)
+    return (
+        Order.objects.select_related("brand", "store")
+        .prefetch_related("lines", "applied_promotions")
+        .get(pk=order_id)
+    )
 
 
 def _invalid(code: str, field: str, message: str) -> ApplicationError:
@@ -74,7 +82,7 @@ def _invalid(code: str, field: str, message: str) -> ApplicationError:
     list=extend_schema(
         summary="List orders",
         description="Staff: their brands' orders. Devices: their brand's. Customers: their own.",
-        responses={200: OrderOutputSerializer(many=True), **ERRORS},
+        responses={200: OrderOutputSerializer(many=True), **ERRORS, 404: PAGE_NOT_FOUND},
     ),
     retrieve=extend_schema(
         summary="An order, with its lines",
@@ -95,7 +103,7 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         request = self.request
         queryset = Order.objects.select_related("brand", "store")
         if self.action != "list":
-            queryset = queryset.prefetch_related("lines")
+            queryset = queryset.prefetch_related("lines", "applied_promotions")
         if is_device_request(request):
             return queryset.filter(brand_id=request.auth.store.brand_id)
         if IsStaff().has_permission(request, self):
@@ -134,7 +142,7 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
                 "idempotency_key",
                 "Up to 128 printable ASCII characters.",
             )
-        brand, store, customer, channel = self._order_parties(request, data)
+        brand, store, customer, channel = order_parties(request, data)
         order, created = order_place(
             brand=brand,
             lines=[
@@ -147,72 +155,13 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
             store=store,
             customer=customer,
             payment_method=data["payment_method"],
+            codes=data["codes"],
             idempotency_key=idempotency_key,
         )
         return Response(
             OrderDetailOutputSerializer(_rendered(order.pk)).data,
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
         )
-
-    def _order_parties(self, request, data) -> tuple[Brand, Store | None, Customer | None, str]:
-        """Who orders where, for whom, on which channel, by who is asking."""
-        if is_device_request(request):
-            store = request.auth.store
-            if data.get("store", store.code) != store.code:
-                raise _invalid("store_mismatch", "store", "Devices order for their own store.")
-            customer = self._customer(
-                data, Customer.objects.filter(brand_links__brand_id=store.brand_id)
-            )
-            return store.brand, store, customer, Order.Channel.POS
-        if IsStaff().has_permission(request, self):
-            brand = self._brand(
-                request, data, scope_to_user_brands(Brand.objects.all(), request.user, "pk")
-            )
-            customer = self._customer(
-                data,
-                scope_to_user_brands(Customer.objects.all(), request.user, "brand_links__brand"),
-            )
-            return brand, self._store(brand, data), customer, data.get("channel", Order.Channel.WEB)
-        customer = request_customer(request)
-        if data.get("customer") not in (None, customer.pk):
-            raise _invalid("customer_mismatch", "customer", "Customers order for themselves.")
-        channel = data.get("channel", Order.Channel.WEB)
-        if channel == Order.Channel.POS:
-            raise _invalid("invalid_channel", "channel", "Point-of-sale orders come from devices.")
-        brand = self._brand(request, data, Brand.objects.all())
-        return brand, self._store(brand, data), customer, channel
-
-    def _brand(self, request, data, brands: QuerySet) -> Brand:
-        slug = data.get("brand")
-        if slug is None:
-            current = get_current_brand(request)
-            if current is None:
-                raise _invalid(
-                    "brand_required", "brand", "Name the brand (`brand` or the X-Brand header)."
-                )
-            slug = current.slug
-        brand = brands.filter(slug=slug).first()
-        if brand is None:
-            raise _invalid("unknown_brand", "brand", "Unknown brand, or not one of yours.")
-        return brand
-
-    def _store(self, brand: Brand, data) -> Store | None:
-        code = data.get("store")
-        if code is None:
-            return None
-        store = Store.objects.filter(brand=brand, code=code).first()
-        if store is None:
-            raise _invalid("unknown_store", "store", "No store with this code in the brand.")
-        return store
-
-    def _customer(self, data, customers: QuerySet) -> Customer | None:
-        customer_id = data.get("customer")
-        if customer_id is None:
-            return None
-        customer = customers.filter(pk=customer_id).first()
-        if customer is None:
-            raise _invalid("unknown_customer", "customer", "Unknown customer.")
-        return customer
 
     @extend_schema(
         summary="Change an order's payment status",
@@ -245,3 +194,97 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
             note=data["note"],
         )
         return Response(OrderDetailOutputSerializer(_rendered(order.pk)).data)
+
+
+def order_parties(request, data) -> tuple[Brand, Store | None, Customer | None, str]:
+    """Who orders where, for whom, on which channel, by who is asking."""
+    if is_device_request(request):
+        store = request.auth.store
+        if data.get("store", store.code) != store.code:
+            raise _invalid("store_mismatch", "store", "Devices order for their own store.")
+        customer = _customer(data, Customer.objects.filter(brand_links__brand_id=store.brand_id))
+        return store.brand, store, customer, Order.Channel.POS
+    if IsStaff().has_permission(request, None):
+        brand = _brand(request, data, scope_to_user_brands(Brand.objects.all(), request.user, "pk"))
+        customer = _customer(
+            data,
+            scope_to_user_brands(Customer.objects.all(), request.user, "brand_links__brand"),
+        )
+        return brand, _store(brand, data), customer, data.get("channel", Order.Channel.WEB)
+    customer = request_customer(request)
+    if data.get("customer") not in (None, customer.pk):
+        raise _invalid("customer_mismatch", "customer", "Customers order for themselves.")
+    channel = data.get("channel", Order.Channel.WEB)
+    if channel == Order.Channel.POS:
+        raise _invalid("invalid_channel", "channel", "Point-of-sale orders come from devices.")
+    brand = _brand(request, data, Brand.objects.all())
+    return brand, _store(brand, data), customer, channel
+
+
+def _brand(request, data, brands: QuerySet) -> Brand:
+    slug = data.get("brand")
+    if slug is None:
+        current = get_current_brand(request)
+        if current is None:
+            raise _invalid(
+                "brand_required", "brand", "Name the brand (`brand` or the X-Brand header)."
+            )
+        slug = current.slug
+    brand = brands.filter(slug=slug).first()
+    if brand is None:
+        raise _invalid("unknown_brand", "brand", "Unknown brand, or not one of yours.")
+    return brand
+
+
+def _store(brand: Brand, data) -> Store | None:
+    code = data.get("store")
+    if code is None:
+        return None
+    store = Store.objects.filter(brand=brand, code=code).first()
+    if store is None:
+        raise _invalid("unknown_store", "store", "No store with this code in the brand.")
+    return store
+
+
+def _customer(data, customers: QuerySet) -> Customer | None:
+    customer_id = data.get("customer")
+    if customer_id is None:
+        return None
+    customer = customers.filter(pk=customer_id).first()
+    if customer is None:
+        raise _invalid("unknown_customer", "customer", "Unknown customer.")
+    return customer
+
+
+@extend_schema(tags=["pricing"])
+class QuoteView(APIView):
+    """Price a basket against the live promotions of a brand and store, as an order placed
+    then would be. The same pipeline as order placement; nothing is written."""
+
+    permission_classes = [IsStaff | IsPosDevice | IsCustomer]
+
+    @extend_schema(
+        summary="Quote a basket",
+        parameters=[BRAND_PARAMETER],
+        request=QuoteInputSerializer,
+        responses={200: QuoteOutputSerializer, **ERRORS},
+    )
+    def post(self, request):
+        data = parse_input(QuoteInputSerializer, request.data)
+        brand, store, customer, channel = order_parties(request, data)
+        priced = basket_price(
+            brand=brand,
+            lines=[
+                LineRequest(
+                    product_id=line.get("product"), sku=line.get("sku"), quantity=line["quantity"]
+                )
+                for line in data["lines"]
+            ],
+            channel=channel,
+            store=store,
+            customer=customer,
+            payment_method=data["payment_method"],
+            codes=data["codes"],
+            at=data.get("at"),
+        )
+        return Response(priced.as_dict())

@@ -4,6 +4,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.db import IntegrityError, transaction
 from django.db.models import Q
@@ -12,11 +13,14 @@ from django.utils import timezone
 from brands.models import Brand, Store
 from catalog.models import Product
 from core.errors import ApplicationError, ConflictError
-from core.money import from_minor, to_minor
+from core.money import to_minor
 from customers.models import Customer
 from customers.services import customer_link_brand
-from orders.models import Order, OrderLine
-from orders.services.pricing import BasketLine, PricingContext, price_basket
+from labels.selectors import product_label_ids
+from orders.models import Order, OrderLine, OrderPromotion
+from orders.selectors import pricing_context_build
+from orders.services.pricing import BasketLine, PricedBasket, price_basket
+from promotions.selectors import brand_bundle
 
 MAX_LINES = 500
 MAX_QUANTITY = 10_000
@@ -53,6 +57,7 @@ def basket_lines_resolve(*, brand: Brand, lines: Sequence[LineRequest]) -> list[
     )
     by_id = {product.id: product for product in products}
     by_sku = {product.sku: product for product in by_id.values()}
+    labels = product_label_ids(product_ids=list(by_id))
 
     errors: dict[str, list[str]] = {}
     resolved: list[BasketLine] = []
@@ -74,6 +79,7 @@ def basket_lines_resolve(*, brand: Brand, lines: Sequence[LineRequest]) -> list[
                 category_id=product.category_id,
                 quantity=line.quantity,
                 unit_price=to_minor(product.price, brand.currency),
+                label_ids=tuple(sorted(labels.get(product.id, ()))),
             )
         )
     if errors:
@@ -81,7 +87,7 @@ def basket_lines_resolve(*, brand: Brand, lines: Sequence[LineRequest]) -> list[
     return resolved
 
 
-def order_place(
+def basket_price(
     *,
     brand: Brand,
     lines: Sequence[LineRequest],
@@ -89,13 +95,11 @@ def order_place(
     store: Store | None = None,
     customer: Customer | None = None,
     payment_method: str = "",
-    idempotency_key: str | None = None,
-) -> tuple[Order, bool]:
-    """Place an order. Returns `(order, created)`.
-
-    With an `idempotency_key`, a replay of the same request returns the first order
-    (`created` False); the same key with a different request is a conflict.
-    """
+    codes: Sequence[str] = (),
+    at: datetime | None = None,
+) -> PricedBasket:
+    """Price a basket against the brand's live promotions, as an order placed now (or `at`)
+    would be. Writes nothing: quotes and order placement both go through here."""
     if store is not None and store.brand_id != brand.id:
         raise ApplicationError(
             "The store belongs to another brand.",
@@ -106,59 +110,74 @@ def order_place(
         raise ApplicationError(
             "Unknown channel.", code="invalid_channel", fields={"channel": ["Unknown."]}
         )
+    basket_lines = basket_lines_resolve(brand=brand, lines=lines)
+    context = pricing_context_build(
+        brand=brand,
+        channel=channel,
+        at=at or timezone.now(),
+        store=store,
+        customer=customer,
+        payment_method=payment_method,
+        codes=codes,
+    )
+    promotions, bundle_hash = brand_bundle(brand_id=brand.id)
+    return price_basket(
+        lines=basket_lines, context=context, promotions=promotions, bundle_hash=bundle_hash
+    )
+
+
+def order_place(
+    *,
+    brand: Brand,
+    lines: Sequence[LineRequest],
+    channel: str = Order.Channel.WEB,
+    store: Store | None = None,
+    customer: Customer | None = None,
+    payment_method: str = "",
+    codes: Sequence[str] = (),
+    idempotency_key: str | None = None,
+) -> tuple[Order, bool]:
+    """Place an order, priced by the pipeline with the brand's live promotions.
+    Returns `(order, created)`.
+
+    With an `idempotency_key`, a replay of the same request returns the first order
+    (`created` False); the same key with a different request is a conflict.
+    """
+    codes = sorted({code.strip().upper() for code in codes if code.strip()})
     fingerprint = _fingerprint(
         store=store and store.id,
         channel=channel,
         customer=customer and customer.id,
         payment_method=payment_method,
+        codes=codes,
         lines=[(line.product_id, line.sku, line.quantity) for line in lines],
     )
     if idempotency_key:
         existing = _replayed(brand, idempotency_key, fingerprint)
         if existing is not None:
             return existing, False
-    basket_lines = basket_lines_resolve(brand=brand, lines=lines)
-    priced = price_basket(
-        lines=basket_lines,
-        context=PricingContext(
-            brand_id=brand.id,
-            currency=brand.currency,
-            channel=channel,
-            at=timezone.now(),
-            store_id=store and store.id,
-            customer_id=customer and customer.id,
-            payment_method=payment_method,
-        ),
+    priced = basket_price(
+        brand=brand,
+        lines=lines,
+        channel=channel,
+        store=store,
+        customer=customer,
+        payment_method=payment_method,
+        codes=codes,
     )
     try:
         with transaction.atomic():
-            order = Order.objects.create(
-                brand=brand,
-                store=store,
-                channel=channel,
-                customer=customer,
-                payment_method=payment_method,
-                currency=brand.currency,
-                subtotal=priced.money(priced.subtotal),
-                discount_total=priced.money(priced.discount_total),
-                total=priced.money(priced.total),
-                idempotency_key=idempotency_key or None,
-                request_fingerprint=fingerprint,
+            order = _order_write(
+                brand,
+                store,
+                channel,
+                customer,
+                payment_method,
+                codes,
+                priced,
+                idempotency_key,
+                fingerprint,
             )
-            OrderLine.objects.bulk_create(
-                OrderLine(
-                    order=order,
-                    product_id=p.line.product_id,
-                    sku=p.line.sku,
-                    name=p.line.name,
-                    quantity=p.line.quantity,
-                    unit_price=from_minor(p.line.unit_price, brand.currency),
-                    line_discount=from_minor(p.discount, brand.currency),
-                )
-                for p in priced.lines
-            )
-            if customer is not None:
-                customer_link_brand(customer=customer, brand=brand)
     except IntegrityError:
         # A concurrent request with the same idempotency key won the race.
         existing = _replayed(brand, idempotency_key, fingerprint) if idempotency_key else None
@@ -166,6 +185,73 @@ def order_place(
             raise
         return existing, False
     return order, True
+
+
+def _order_write(
+    brand, store, channel, customer, payment_method, codes, priced, key, fingerprint
+) -> Order:
+    money = priced.money
+    order = Order.objects.create(
+        brand=brand,
+        store=store,
+        channel=channel,
+        customer=customer,
+        payment_method=payment_method,
+        codes=codes,
+        currency=brand.currency,
+        subtotal=money(priced.subtotal),
+        discount_total=money(priced.discount_total),
+        total=money(priced.total),
+        cashback_total=money(priced.cashback_total),
+        engine_version=priced.result.get("engine_version") or "",
+        bundle_hash=priced.result.get("bundle_hash") or "",
+        idempotency_key=key or None,
+        request_fingerprint=fingerprint,
+    )
+    OrderLine.objects.bulk_create(
+        OrderLine(
+            order=order,
+            product_id=p.line.product_id,
+            sku=p.line.sku,
+            name=p.line.name,
+            quantity=p.line.quantity,
+            unit_price=money(p.line.unit_price),
+            line_discount=money(p.discount),
+            allocations=[
+                {"promotion_id": a["promotion_id"], "amount": str(money(a["amount"]))}
+                for a in p.allocations
+            ],
+        )
+        for p in priced.lines
+    )
+    OrderPromotion.objects.bulk_create(_applied_rows(order, priced))
+    if customer is not None:
+        customer_link_brand(customer=customer, brand=brand)
+    return order
+
+
+def _applied_rows(order: Order, priced: PricedBasket) -> list[OrderPromotion]:
+    result = priced.result
+    rows = []
+    for kind, entries in (
+        (OrderPromotion.Kind.DISCOUNT, result.get("applied", ())),
+        (OrderPromotion.Kind.CASHBACK, result.get("cashback", ())),
+    ):
+        for entry in entries:
+            rows.append(
+                OrderPromotion(
+                    order=order,
+                    promotion_id=entry["promotion_id"],
+                    promotion_version=priced.promotion_versions.get(entry["promotion_id"], 0),
+                    name=entry.get("name", ""),
+                    type=entry.get("type", ""),
+                    kind=kind,
+                    phase=entry.get("phase", ""),
+                    amount=priced.money(entry["amount"]),
+                    applications=entry.get("applications", 1),
+                )
+            )
+    return rows
 
 
 def _replayed(brand: Brand, idempotency_key: str, fingerprint: str) -> Order | None:

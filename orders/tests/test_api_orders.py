@@ -304,8 +304,10 @@ def test_order_detail(a):
             "line_discount": "0.00",
             "subtotal": "25.00",
             "total": "25.00",
+            "allocations": [],
         }
     ]
+    assert body["applied_promotions"] == []
 
 
 # --- filters and pagination -------------------------------------------------------------------
