@@ -103,8 +103,7 @@ class _Checker:
             return None
         return value
 
-    def one_of_percent_amount(self, prefix: str, data: dict, *, price: bool = False) -> None:
-        keys = ["percent", "amount"] + (["price"] if price else [])
+    def one_of(self, prefix: str, data: dict, keys=("percent", "amount")) -> None:
         given = [key for key in keys if data.get(key) not in (None, "")]
         if len(given) != 1:
             self.add(prefix or "params", "choose_one", f"Give exactly one of {', '.join(keys)}.")
@@ -303,7 +302,7 @@ def _check_params(checker: _Checker) -> None:
         if params.get("mode", "per_unit") not in ("per_unit", "per_order"):
             checker.add("params.mode", "invalid_mode", "per_unit or per_order.")
     elif kind in (T.HAPPY_HOUR, T.PAYMENT_DISCOUNT):
-        checker.one_of_percent_amount("", params)
+        checker.one_of("", params)
         if kind == T.PAYMENT_DISCOUNT:
             methods = params.get("payment_methods")
             if (
@@ -350,7 +349,7 @@ def _check_params(checker: _Checker) -> None:
         quantity = checker.quantity("params.quantity", params.get("quantity"))
         if quantity == 1:
             checker.add("params.quantity", "invalid_quantity", "Mix and match needs at least 2.")
-        checker.one_of_percent_amount("", {k: params.get(k) for k in ("percent", "price")})
+        checker.one_of("", params, keys=("percent", "price"))
     elif kind == T.FREE_ITEM:
         _check_product_param(checker, "gift_product")
         checker.quantity("params.gift_quantity", params.get("gift_quantity", 1))
@@ -365,7 +364,7 @@ def _check_params(checker: _Checker) -> None:
         _check_product_param(checker, "target_product")
         checker.quantity("params.target_quantity", params.get("target_quantity", 1))
         checker.quantity("params.trigger_quantity", params.get("trigger_quantity", 1))
-        checker.one_of_percent_amount("", params, price=True)
+        checker.one_of("", params, keys=("percent", "amount", "price"))
     elif kind == T.THRESHOLD:
         _check_tiers(checker, params.get("tiers"))
     elif kind == T.CROSS_BRAND:
@@ -391,7 +390,7 @@ def _check_tiers(checker: _Checker, tiers) -> None:
             checker.add(path, "invalid_tier", "A tier is {min_subtotal, amount or percent}.")
             continue
         minimum = checker.money(f"{path}.min_subtotal", tier.get("min_subtotal"))
-        checker.one_of_percent_amount(path, tier)
+        checker.one_of(path, tier)
         if minimum is not None:
             if previous is not None and minimum <= previous:
                 checker.add(f"{path}.min_subtotal", "tiers_not_ascending", "Tiers go up in spend.")
