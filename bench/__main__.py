@@ -12,7 +12,7 @@ import django
 
 from bench import calculator_bench
 
-BENCHES = ["calculator", "compiler"]
+BENCHES = ["calculator", "compiler", "quote"]
 
 
 def main() -> None:
@@ -33,13 +33,15 @@ def main() -> None:
     from django.db import connection
     from django.test.utils import setup_test_environment
 
-    from bench import compile_bench
+    from bench import compile_bench, quote_bench
 
     setup_test_environment()
     old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
     try:
         if "compiler" in database_benches:
             compile_bench.main(runs=args.runs)
+        if "quote" in database_benches:
+            quote_bench.main(runs=args.runs)
     finally:
         connection.creation.destroy_test_db(old_name, verbosity=0)
 
