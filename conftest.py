@@ -31,6 +31,12 @@ def _fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def _webhooks_to_local_receivers(settings):
+    """The tests' webhook receivers listen on 127.0.0.1 (refused in production)."""
+    settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS = True
+
+
 @pytest.fixture
 def api_client() -> APIClient:
     return APIClient()

@@ -4,7 +4,9 @@ Each sender returns a `SendResult` and never raises; `transient` tells whether t
 can help (a timeout, a 503) or not (a 404, a refused address).
 """
 
+import ipaddress
 import smtplib
+import socket
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -52,9 +54,30 @@ def _excerpt(raw: bytes) -> str:
     return raw[:EXCERPT_LENGTH].decode("utf-8", errors="replace")
 
 
+def refused_address(url: str) -> str | None:
+    """Why `url` may not be called, or None: its host must resolve to public addresses only
+    (unless settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS). Checked at each delivery, so a DNS change
+    after the endpoint was saved is caught too."""
+    parts = urlsplit(url)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        return f"Unsupported URL {url!r}."
+    if settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS:
+        return None
+    try:
+        infos = socket.getaddrinfo(parts.hostname, parts.port or 443, proto=socket.IPPROTO_TCP)
+    except (OSError, UnicodeError) as exc:
+        return f"Cannot resolve {parts.hostname!r}: {exc}"
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0].split("%")[0])
+        if not address.is_global or address.is_multicast:
+            return f"{parts.hostname!r} resolves to a non-public address ({address})."
+    return None
+
+
 def webhook_post(*, url: str, secret: str, body: bytes, event: str, delivery_id: int) -> SendResult:
-    if urlsplit(url).scheme not in {"http", "https"}:
-        return SendResult(ok=False, error=f"Unsupported URL scheme in {url!r}.")
+    refusal = refused_address(url)
+    if refusal is not None:
+        return SendResult(ok=False, error=refusal)
     request = urllib.request.Request(  # noqa: S310 - scheme checked above
         url,
         data=body,

@@ -97,6 +97,8 @@ def live_celery_worker_process(django_db_setup) -> Iterator[LiveCeleryWorker]:
         "CELERY_RESULT_BACKEND": settings.CELERY_RESULT_BACKEND or broker_url,
         "CELERY_TASK_ALWAYS_EAGER": "0",
         "CELERY_TASK_DEFAULT_QUEUE": queue,
+        # The tests' webhook receivers listen on 127.0.0.1.
+        "WEBHOOK_ALLOW_PRIVATE_NETWORKS": "1",
         "PYTHONUNBUFFERED": "1",  # the log file is readable while the worker runs
     }
     log_file = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed below

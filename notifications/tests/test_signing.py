@@ -40,3 +40,26 @@ def test_a_wrong_secret_changed_body_or_old_timestamp_fails(secret, body, now):
 )
 def test_a_missing_or_malformed_header_fails(header):
     assert not verify_signature(SECRET, header, BODY, 300, now=NOW)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8000/hook",
+        "http://localhost/hook",
+        "http://10.0.0.5/hook",
+        "http://169.254.169.254/latest/meta-data",
+        "http://[::1]/hook",
+        "ftp://example.com/hook",
+    ],
+)
+def test_webhooks_to_internal_addresses_are_refused(settings, url):
+    from notifications.senders import webhook_post
+
+    settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS = False
+
+    result = webhook_post(url=url, secret="s", body=b"{}", event="e.v", delivery_id=1)
+
+    assert not result.ok
+    assert not result.transient
+    assert result.status_code is None
