@@ -8,12 +8,11 @@ from django.forms.models import BaseInlineFormSet
 from brands.admin import (
     BrandListFilter,
     BrandScopedAdminMixin,
-    BrandScopedInlineMixin,
-    scoped_choices,
 )
 from brands.selectors import scope_to_user_brands
 from catalog.models import Category, Product
 from core.errors import ApplicationError
+from labels.admin import LabelAssignmentInline
 from labels.models import Label, ProductLabel
 from labels.services import label_assign_product, label_unassign_product
 
@@ -47,31 +46,10 @@ class ProductLabelFormSet(BaseInlineFormSet):
                 form.add_error("label", ValidationError("This label belongs to another brand."))
 
 
-class ProductLabelInline(BrandScopedInlineMixin, admin.TabularInline):
+class ProductLabelInline(LabelAssignmentInline):
     model = ProductLabel
     formset = ProductLabelFormSet
-    brand_path = "label__brand"
-    include_global = True
-    fields = ["label", "assigned_by", "assigned_at"]
-    readonly_fields = ["assigned_by", "assigned_at"]
-    extra = 0
-    verbose_name = "label"
-    verbose_name_plural = "labels"
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).select_related("label__brand", "assigned_by")
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        if db_field.name == "label":
-            kwargs["queryset"] = (
-                scoped_choices(Label, request.user)
-                .filter(type=Label.Type.PRODUCT)
-                .select_related("brand")
-            )
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+    label_type = Label.Type.PRODUCT
 
 
 @admin.register(Product)

@@ -20,6 +20,7 @@ from brands.selectors import brand_ids_for_user, scope_to_user_brands
 from core.errors import ApplicationError
 from customers.models import Customer, CustomerBrand
 from customers.services import customer_create, customer_link_brand, customer_update
+from labels.admin import LabelAssignmentInline
 from labels.models import CustomerLabel, Label
 from labels.services import label_assign_customer, label_unassign_customer
 
@@ -45,31 +46,9 @@ class CustomerBrandInline(BrandScopedInlineMixin, admin.TabularInline):
         return False
 
 
-class CustomerLabelInline(BrandScopedInlineMixin, admin.TabularInline):
+class CustomerLabelInline(LabelAssignmentInline):
     model = CustomerLabel
-    brand_path = "label__brand"
-    include_global = True
-    fields = ["label", "assigned_by", "assigned_at"]
-    readonly_fields = ["assigned_by", "assigned_at"]
-    extra = 0
-    verbose_name = "label"
-    verbose_name_plural = "labels"
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).select_related("label__brand", "assigned_by")
-
-    def has_change_permission(self, request, obj=None):
-        # Changing an assignment is removing it and assigning another label.
-        return False
-
-    def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        if db_field.name == "label":
-            kwargs["queryset"] = (
-                scoped_choices(Label, request.user)
-                .filter(type=Label.Type.CUSTOMER)
-                .select_related("brand")
-            )
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+    label_type = Label.Type.CUSTOMER
 
 
 class CustomerLabelFilter(admin.SimpleListFilter):

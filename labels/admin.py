@@ -5,9 +5,44 @@ from django.contrib import admin
 from django.db.models import Count, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 
-from brands.admin import BrandListFilter, BrandScopedAdminMixin
+from brands.admin import (
+    BrandListFilter,
+    BrandScopedAdminMixin,
+    BrandScopedInlineMixin,
+    scoped_choices,
+)
 from brands.selectors import scope_to_user_brands
 from labels.models import CustomerLabel, Label, ProductLabel
+
+
+class LabelAssignmentInline(BrandScopedInlineMixin, admin.TabularInline):
+    """The labels of a customer or product, on its page. Assignments go through the label
+    services (the owning admin's `save_formset`); changing one is removing it and assigning
+    another, so rows are never edited in place."""
+
+    brand_path = "label__brand"
+    include_global = True
+    label_type: str
+    fields = ["label", "assigned_by", "assigned_at"]
+    readonly_fields = ["assigned_by", "assigned_at"]
+    extra = 0
+    verbose_name = "label"
+    verbose_name_plural = "labels"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("label__brand", "assigned_by")
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "label":
+            kwargs["queryset"] = (
+                scoped_choices(Label, request.user)
+                .filter(type=self.label_type)
+                .select_related("brand")
+            )
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
 def _count(model, **filters) -> Coalesce:
