@@ -74,6 +74,13 @@ def _rendered(order_id: int) -> Order:
     )
 
 
+def _line_requests(data: dict) -> list[LineRequest]:
+    return [
+        LineRequest(product_id=line.get("product"), sku=line.get("sku"), quantity=line["quantity"])
+        for line in data["lines"]
+    ]
+
+
 def _invalid(code: str, field: str, message: str) -> ApplicationError:
     return ApplicationError(message, code=code, fields={field: [message]})
 
@@ -145,12 +152,7 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         brand, store, customer, channel = order_parties(request, data)
         order, created = order_place(
             brand=brand,
-            lines=[
-                LineRequest(
-                    product_id=line.get("product"), sku=line.get("sku"), quantity=line["quantity"]
-                )
-                for line in data["lines"]
-            ],
+            lines=_line_requests(data),
             channel=channel,
             store=store,
             customer=customer,
@@ -274,12 +276,7 @@ class QuoteView(APIView):
         brand, store, customer, channel = order_parties(request, data)
         priced = basket_price(
             brand=brand,
-            lines=[
-                LineRequest(
-                    product_id=line.get("product"), sku=line.get("sku"), quantity=line["quantity"]
-                )
-                for line in data["lines"]
-            ],
+            lines=_line_requests(data),
             channel=channel,
             store=store,
             customer=customer,
