@@ -11,7 +11,8 @@ def _sync_roles_after_migrate(sender, apps=None, **kwargs) -> None:
     """
     from brands.roles import sync_roles
 
-    last = list(global_apps.get_app_configs())[-1]
+    # Django signals only apps with models; the last of them comes after every permission.
+    last = [config for config in global_apps.get_app_configs() if config.models_module][-1]
     if sender.label == last.label:
         # `migrate` passes the migration state's apps; `flush` passes none.
         sync_roles(apps or global_apps, ensure_permissions=False)

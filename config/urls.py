@@ -23,5 +23,6 @@ urlpatterns = [
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
 ]
 
+handler400 = "core.views.handler_bad_request"
 handler404 = "core.views.not_found"
 handler500 = "core.views.handler_server_error"

@@ -7,9 +7,9 @@ from django.core.cache import cache
 from django.db import connection
 from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
-from django.views.defaults import page_not_found, server_error
+from django.views.defaults import bad_request, page_not_found, server_error
 
-from core.api.errors import json_not_found, json_server_error
+from core.api.errors import error_body, json_not_found, json_server_error
 
 
 def _check_database() -> None:
@@ -56,6 +56,13 @@ def healthz(request) -> JsonResponse:
     return JsonResponse(
         {"status": "ok" if healthy else "error", "checks": checks}, status=200 if healthy else 503
     )
+
+
+def handler_bad_request(request, exception=None):
+    """Requests Django refuses before any view (a bad Host header, too many fields)."""
+    if request.path.startswith("/api/"):
+        return JsonResponse(error_body("bad_request", "Bad request."), status=400)
+    return bad_request(request, exception)
 
 
 def not_found(request, exception=None):

@@ -5,10 +5,15 @@ import json
 from django import forms
 from django.contrib import admin, messages
 from django.db import transaction
+from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from brands.admin import BrandListFilter, BrandScopedAdminMixin
+from brands.models import Brand, Store
+from brands.selectors import scope_to_user_brands
 from core.errors import ApplicationError
+from labels.models import Label
+from orders.models import Order
 from promotions.models import Promotion, PromotionVersion
 from promotions.services.lifecycle import (
     LIVE_STATUSES,
@@ -112,6 +117,47 @@ class PromotionForm(forms.ModelForm):
         return cleaned
 
 
+def _preview_config(request, obj: Promotion | None) -> dict:
+    """What the preview panel of the change form needs besides the form itself: the user's
+    brands (slug for the API, currency, time zones, stores) and the sample customer's choices."""
+    user = request.user
+    brands = scope_to_user_brands(Brand.objects.order_by("name"), user, "pk")
+    stores = scope_to_user_brands(Store.objects.order_by("name"), user, "brand")
+    labels = scope_to_user_brands(
+        Label.objects.filter(type=Label.Type.CUSTOMER).order_by("name"),
+        user,
+        "brand",
+        include_global=True,
+    )
+    brand_stores: dict[int, list[dict]] = {}
+    for store in stores:
+        brand_stores.setdefault(store.brand_id, []).append(
+            {"code": store.code, "name": store.name, "time_zone": store.time_zone}
+        )
+    return {
+        "preview_url": reverse("promotion-preview"),
+        "products_url": reverse("product-list"),
+        "promotion_id": obj.pk if obj is not None else None,
+        "brand_id": obj.brand_id if obj is not None else None,
+        "status": obj.status if obj is not None else None,
+        "brands": [
+            {
+                "id": brand.pk,
+                "slug": brand.slug,
+                "name": brand.name,
+                "currency": brand.currency,
+                "time_zone": brand.time_zone,
+                "stores": brand_stores.get(brand.pk, []),
+            }
+            for brand in brands
+        ],
+        "channels": [{"value": value, "label": label} for value, label in Order.Channel.choices],
+        "customer_labels": [
+            {"id": label.pk, "name": label.name, "brand_id": label.brand_id} for label in labels
+        ],
+    }
+
+
 class PromotionVersionInline(admin.TabularInline):
     model = PromotionVersion
     extra = 0
@@ -209,6 +255,11 @@ class PromotionAdmin(BrandScopedAdminMixin, admin.ModelAdmin):
             },
         ),
     ]
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        # The preview panel (promotions/templates/admin/promotions/promotion/change_form.html).
+        context["promotion_preview"] = _preview_config(request, obj)
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
     def get_readonly_fields(self, request, obj=None):
         fields = list(super().get_readonly_fields(request, obj))

@@ -106,3 +106,13 @@ def test_sync_roles_is_additive_and_skips_models_that_do_not_exist_yet():
     assert {"change_label", "add_label", "view_order"} <= codenames
     assert "view_labelgroupnotyetbuilt" not in codenames
     assert _codenames("Auditor") == {"view_paymentstatuschange"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_roles_are_restored_after_the_database_is_flushed():
+    from django.core.management import call_command
+
+    call_command("flush", verbosity=0, interactive=False)
+
+    assert set(Group.objects.values_list("name", flat=True)) >= set(ROLE_PERMISSIONS)
+    assert Group.objects.get(name=ANALYST).permissions.exists()

@@ -11,7 +11,7 @@ from brands.selectors import BRAND_HEADER, get_current_brand, scope_to_user_bran
 from catalog.api.filters import CategoryFilter, ProductFilter
 from catalog.api.serializers import CategoryOutputSerializer, ProductOutputSerializer
 from catalog.models import Category, Product
-from core.api.errors import ErrorSerializer
+from core.api.errors import PAGE_NOT_FOUND, ErrorSerializer
 from core.api.permissions import (
     IsCustomer,
     IsPosDevice,
@@ -68,7 +68,7 @@ class _CatalogViewSet(viewsets.ReadOnlyModelViewSet):
     list=extend_schema(
         summary="List categories",
         parameters=[BRAND_PARAMETER],
-        responses={200: CategoryOutputSerializer(many=True), **ERRORS},
+        responses={200: CategoryOutputSerializer(many=True), **ERRORS, 404: PAGE_NOT_FOUND},
     ),
     retrieve=extend_schema(
         summary="A category",
@@ -91,7 +91,7 @@ class CategoryViewSet(_CatalogViewSet):
     list=extend_schema(
         summary="List products",
         parameters=[BRAND_PARAMETER],
-        responses={200: ProductOutputSerializer(many=True), **ERRORS},
+        responses={200: ProductOutputSerializer(many=True), **ERRORS, 404: PAGE_NOT_FOUND},
     ),
     retrieve=extend_schema(
         summary="A product",

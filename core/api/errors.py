@@ -3,8 +3,10 @@
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
+from drf_spectacular.utils import OpenApiResponse
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
@@ -31,6 +33,12 @@ class ErrorSerializer(serializers.Serializer):
     code = serializers.CharField()
     message = serializers.CharField()
     fields = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
+
+
+PAGE_NOT_FOUND = OpenApiResponse(
+    ErrorSerializer, description="No such page: `page` is past the last page or not a number."
+)
+"""The 404 of every paginated list, documented with `responses={..., 404: PAGE_NOT_FOUND}`."""
 
 
 def error_body(code: str, message: str, fields: dict[str, list[str]] | None = None) -> dict:
@@ -74,6 +82,13 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
+    elif isinstance(exc, SuspiciousOperation):
+        # Django refuses the body while DRF parses it (too many fields, too large).
+        set_rollback()
+        return Response(
+            error_body("request_rejected", "The request is too large or malformed."),
+            status=status.HTTP_400_BAD_REQUEST,
+        )
     if not isinstance(exc, exceptions.APIException):
         return None
 

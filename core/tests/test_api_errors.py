@@ -344,3 +344,26 @@ def test_garbage_at_every_write_endpoint_is_a_4xx_in_the_error_format_and_writes
     # And nothing was written anywhere
     assert snapshot() == before
     assert checked > 250
+
+
+@pytest.mark.parametrize(
+    ("content_type", "fields"),
+    [
+        ("multipart/form-data", None),
+        ("application/x-www-form-urlencoded", "&".join(f"f{i}=1" for i in range(1001))),
+    ],
+)
+def test_a_form_with_more_fields_than_django_accepts_is_a_400_in_the_error_format(
+    a, content_type, fields
+):
+    # Given a form body with more fields than DATA_UPLOAD_MAX_NUMBER_FIELDS (1000)
+    client = token_client(a.staff)
+    if fields is None:
+        data = {f"f{i}": "1" for i in range(1001)}
+        response = client.post("/api/v1/labels/", data, format="multipart")
+    else:
+        response = client.post("/api/v1/labels/", fields, content_type=content_type)
+
+    # Then Django's refusal is a 400 in the one error format, not an HTML page
+    assert_error(response, 400, "request_rejected")
+    assert not Label.objects.exists()

@@ -9,7 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from brands.selectors import scope_to_user_brands, staff_brand_by_slug
-from core.api.errors import ErrorSerializer
+from core.api.errors import PAGE_NOT_FOUND, ErrorSerializer
 from core.api.inputs import parse_input
 from core.api.permissions import IsCustomer, StaffModelPermissions, request_customer
 from customers.api.filters import CustomerFilter
@@ -32,7 +32,12 @@ WRITE_ERRORS = {**READ_ERRORS, 400: ErrorSerializer, 409: ErrorSerializer}
 @extend_schema_view(
     list=extend_schema(
         summary="List the customers your brands know",
-        responses={200: CustomerOutputSerializer(many=True), **READ_ERRORS, 400: ErrorSerializer},
+        responses={
+            200: CustomerOutputSerializer(many=True),
+            **READ_ERRORS,
+            400: ErrorSerializer,
+            404: PAGE_NOT_FOUND,
+        },
     ),
     retrieve=extend_schema(
         summary="A customer, with their labels",

@@ -11,7 +11,7 @@ from rest_framework.response import Response
 
 from brands.selectors import scope_to_user_brands, staff_brand_by_slug
 from catalog.models import Product
-from core.api.errors import ErrorSerializer
+from core.api.errors import PAGE_NOT_FOUND, ErrorSerializer
 from core.api.permissions import IsStaff, StaffModelPermissions
 from core.errors import ApplicationError, PermissionDeniedError
 from customers.models import Customer
@@ -61,7 +61,7 @@ def _unknown(field: str) -> ApplicationError:
 @extend_schema_view(
     list=extend_schema(
         summary="List labels: global ones and your brands'",
-        responses={200: LabelOutputSerializer(many=True), **ERRORS},
+        responses={200: LabelOutputSerializer(many=True), **ERRORS, 404: PAGE_NOT_FOUND},
     ),
     retrieve=extend_schema(
         summary="A label", responses={200: LabelOutputSerializer, **ERRORS, 404: ErrorSerializer}

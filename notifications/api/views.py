@@ -7,7 +7,7 @@ from rest_framework import generics
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.api.errors import ErrorSerializer
+from core.api.errors import PAGE_NOT_FOUND, ErrorSerializer
 from core.api.permissions import IsCustomer, request_customer
 from notifications import selectors
 from notifications.api.serializers import InboxMessageOutputSerializer
@@ -52,7 +52,13 @@ class MyNotificationListView(generics.ListAPIView):
 
     @extend_schema(
         tags=["notifications"],
-        responses={200: InboxMessageOutputSerializer(many=True), 403: ErrorSerializer},
+        responses={
+            200: InboxMessageOutputSerializer(many=True),
+            400: ErrorSerializer,
+            401: ErrorSerializer,
+            403: ErrorSerializer,
+            404: PAGE_NOT_FOUND,
+        },
         examples=[OpenApiExample("Inbox message", value=_EXAMPLE, response_only=True)],
     )
     def get(self, request, *args, **kwargs):
@@ -67,7 +73,12 @@ class MyNotificationReadView(APIView):
     @extend_schema(
         tags=["notifications"],
         request=None,
-        responses={200: InboxMessageOutputSerializer, 403: ErrorSerializer, 404: ErrorSerializer},
+        responses={
+            200: InboxMessageOutputSerializer,
+            401: ErrorSerializer,
+            403: ErrorSerializer,
+            404: ErrorSerializer,
+        },
         examples=[
             OpenApiExample(
                 "Read message",

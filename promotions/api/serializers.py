@@ -162,9 +162,12 @@ class SampleLineSerializer(serializers.Serializer):
 
 
 class PreviewInputSerializer(serializers.Serializer):
-    promotion = PromotionInputSerializer(required=False, help_text="A draft, not saved.")
+    promotion = PromotionInputSerializer(
+        required=False,
+        help_text="A draft, not saved; with `promotion_id`, unsaved changes to that promotion.",
+    )
     promotion_id = serializers.IntegerField(
-        min_value=1, max_value=MAX_ID, required=False, help_text="Or a saved promotion."
+        min_value=1, max_value=MAX_ID, required=False, help_text="A saved promotion."
     )
     lines = SampleLineSerializer(many=True, allow_empty=False, max_length=200)
     store = serializers.SlugField(max_length=40, required=False, help_text="Store code.")
@@ -180,8 +183,10 @@ class PreviewInputSerializer(serializers.Serializer):
     )
 
     def validate(self, attrs):
-        if ("promotion" in attrs) == ("promotion_id" in attrs):
-            raise serializers.ValidationError("Give either `promotion` or `promotion_id`.")
+        if "promotion" not in attrs and "promotion_id" not in attrs:
+            raise serializers.ValidationError(
+                "Give `promotion`, `promotion_id`, or both (unsaved changes to a saved one)."
+            )
         return attrs
 
 

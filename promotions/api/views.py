@@ -11,7 +11,7 @@ from rest_framework.views import APIView
 from brands.models import Brand, Store
 from brands.selectors import scope_to_user_brands, staff_brand_by_slug
 from catalog.models import Product
-from core.api.errors import ErrorSerializer
+from core.api.errors import PAGE_NOT_FOUND, ErrorSerializer
 from core.api.inputs import parse_input
 from core.api.permissions import IsStaff, StaffModelPermissions
 from core.errors import ApplicationError, NotFoundError
@@ -47,12 +47,15 @@ class PromotionFilter(filters.FilterSet):
         fields = ["brand", "status", "type", "stacking"]
 
 
-def _draft_from_input(request, data: dict, instance: Promotion | None = None):
-    """An unsaved promotion and its relations from a parsed `PromotionInputSerializer`."""
+def _draft_from_input(
+    request, data: dict, instance: Promotion | None = None, *, status_editable: bool = False
+):
+    """An unsaved promotion and its relations from a `PromotionInputSerializer` payload; with
+    `instance`, the payload's fields are changes applied to it (not saved)."""
     serializer = PromotionInputSerializer(data=data, partial=instance is not None)
     serializer.is_valid(raise_exception=True)
     fields, relations = serializer.to_fields_and_relations()
-    if instance is not None and "status" in fields:
+    if instance is not None and "status" in fields and not status_editable:
         raise ApplicationError(
             "Change the status with POST .../status/.",
             code="status_not_editable",
@@ -80,9 +83,18 @@ def _issues(issues) -> list[dict]:
 
 
 @extend_schema_view(
-    list=extend_schema(summary="List promotions of your brands"),
+    list=extend_schema(
+        summary="List promotions of your brands",
+        responses={
+            200: PromotionOutputSerializer(many=True),
+            **READ_ERRORS,
+            400: ErrorSerializer,
+            404: PAGE_NOT_FOUND,
+        },
+    ),
     retrieve=extend_schema(
-        summary="A promotion", responses={200: PromotionOutputSerializer, 404: ErrorSerializer}
+        summary="A promotion",
+        responses={200: PromotionOutputSerializer, **READ_ERRORS, 404: ErrorSerializer},
     ),
 )
 @extend_schema(tags=["promotions"])
@@ -175,6 +187,7 @@ class PromotionPreviewView(APIView):
     )
     def post(self, request):
         data = parse_input(PreviewInputSerializer, request.data)
+        promotion, relations = None, None
         if "promotion_id" in data:
             promotion = (
                 scope_to_user_brands(Promotion.objects.all(), request.user, "brand")
@@ -183,15 +196,18 @@ class PromotionPreviewView(APIView):
             )
             if promotion is None:
                 raise NotFoundError("Promotion not found.", code="promotion_not_found")
-            relations = None
-        else:
-            promotion, relations = _draft_from_input(request, request.data["promotion"])
+        if "promotion" in data:
+            # A draft, or unsaved changes on top of the saved promotion (its id, counters and
+            # the relations the changes do not name are kept, so it never conflicts with itself).
+            promotion, relations = _draft_from_input(
+                request, request.data["promotion"], promotion, status_editable=True
+            )
         issues = promotion_validate(promotion=promotion, relations=relations)
         compiled = promotion_compile(promotion=promotion, relations=relations)
         if promotion.pk is None:
             compiled["id"] = 0
-            # A draft is previewed as if it were live; its status is what it will become.
-            compiled["status"] = Promotion.Status.ACTIVE
+        # The preview shows what the promotion does when live, whatever its status now.
+        compiled["status"] = Promotion.Status.ACTIVE
         brand = promotion.brand
         store = self._store(brand, data.get("store"))
         basket = engine_basket(self._lines(brand, data["lines"]))

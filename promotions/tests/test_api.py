@@ -160,3 +160,27 @@ def test_preview_refuses_products_of_another_brand(a, b):
 
     body = assert_error(response, 400, "invalid_lines")
     assert "lines.0.product" in body["fields"]
+
+
+def test_preview_applies_unsaved_changes_to_a_saved_promotion_without_self_conflicts(a):
+    client = token_client(a.staff)
+    payload = _payload(a, code="SPRING", stacking="exclusive", status="active")
+    saved = client.post("/api/v1/promotions/", payload, format="json").json()
+
+    response = client.post(
+        "/api/v1/promotions/preview/",
+        {
+            "promotion_id": saved["id"],
+            "promotion": {**payload, "params": {"percent": "50"}},
+            "lines": [{"product": a.product.pk, "quantity": 1}],
+            "codes": ["spring"],
+        },
+        format="json",
+    )
+
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["issues"] == []  # neither its own code nor its own exclusivity conflict
+    assert body["compiled"]["id"] == saved["id"]
+    assert body["result"]["discount_total"] == 625
+    assert Promotion.objects.get(pk=saved["id"]).params == {"percent": "10"}

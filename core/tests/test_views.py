@@ -47,3 +47,10 @@ def test_api_404_uses_the_error_format(client):
 
     assert response.status_code == 404
     assert response.json() == {"code": "not_found", "message": "Not found.", "fields": {}}
+
+
+def test_a_disallowed_host_on_the_api_gets_the_error_format(client):
+    response = client.get("/api/v1/products/", HTTP_HOST="attacker.example.com")
+
+    assert response.status_code == 400
+    assert response.json() == {"code": "bad_request", "message": "Bad request.", "fields": {}}
