@@ -17,6 +17,7 @@ from orders.models import Order
 from promotions.models import Promotion, PromotionVersion
 from promotions.services.lifecycle import (
     LIVE_STATUSES,
+    promotion_delete,
     promotion_record_version,
     promotion_set_status,
 )
@@ -260,6 +261,21 @@ class PromotionAdmin(BrandScopedAdminMixin, admin.ModelAdmin):
         # The preview panel (promotions/templates/admin/promotions/promotion/change_form.html).
         context["promotion_preview"] = _preview_config(request, obj)
         return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        # Only drafts; a promotion that went live is ended, so orders keep their history.
+        allowed = super().has_delete_permission(request, obj)
+        return allowed and (obj is None or obj.status == Promotion.Status.DRAFT)
+
+    def delete_model(self, request, obj):
+        promotion_delete(promotion_id=obj.pk)
+
+    def delete_queryset(self, request, queryset):
+        for promotion in queryset:
+            try:
+                promotion_delete(promotion_id=promotion.pk)
+            except ApplicationError as error:
+                messages.error(request, f"{promotion.name}: {error.message}")
 
     def get_readonly_fields(self, request, obj=None):
         fields = list(super().get_readonly_fields(request, obj))

@@ -29,7 +29,7 @@ from promotions.models import Promotion
 from promotions.services.calculator import calculate
 from promotions.services.compiler import promotion_compile
 from promotions.services.engine_input import EngineLine, engine_basket, engine_context
-from promotions.services.lifecycle import promotion_save, promotion_set_status
+from promotions.services.lifecycle import promotion_delete, promotion_save, promotion_set_status
 from promotions.services.validator import RELATIONS, promotion_validate
 
 READ_ERRORS = {401: ErrorSerializer, 403: ErrorSerializer}
@@ -98,7 +98,12 @@ def _issues(issues) -> list[dict]:
     ),
 )
 @extend_schema(tags=["promotions"])
-class PromotionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class PromotionViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
     """Staff only, scoped to their brands. Every save compiles a new version."""
 
     permission_classes = [StaffModelPermissions]
@@ -139,6 +144,14 @@ class PromotionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
         promotion, relations = _draft_from_input(request, request.data, self.get_object())
         promotion = promotion_save(promotion=promotion, relations=relations, actor=request.user)
         return self._render(promotion)
+
+    @extend_schema(
+        summary="Delete a draft that priced no order",
+        responses={204: None, **READ_ERRORS, 404: ErrorSerializer, 409: ErrorSerializer},
+    )
+    def destroy(self, request, pk=None):
+        promotion_delete(promotion_id=self.get_object().pk)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(
         summary="Activate, schedule, pause or end a promotion",

@@ -4,7 +4,7 @@ from collections.abc import Iterable
 
 from django.db import transaction
 
-from core.errors import ApplicationError, NotFoundError
+from core.errors import ApplicationError, ConflictError, NotFoundError
 from promotions.models import Promotion, PromotionVersion
 from promotions.selectors import bundle_invalidate
 from promotions.services.compiler import content_hash, promotion_compile
@@ -102,3 +102,22 @@ def promotion_set_status(*, promotion_id: int, status: str, actor=None) -> Promo
     _refuse_if_invalid(promotion, None)
     promotion.save(update_fields=["status", "updated_at"])
     return promotion_record_version(promotion=promotion, actor=actor)
+
+
+@transaction.atomic
+def promotion_delete(*, promotion_id: int) -> None:
+    """Delete a draft that never priced an order; anything else is ended instead, so orders
+    and the audit trail keep pointing at it."""
+    from orders.models import OrderPromotion
+
+    promotion = Promotion.objects.select_for_update().filter(pk=promotion_id).first()
+    if promotion is None:
+        raise NotFoundError("Promotion not found.", code="promotion_not_found")
+    if promotion.status != S.DRAFT or OrderPromotion.objects.filter(promotion=promotion).exists():
+        raise ConflictError(
+            "Only a draft that priced no order can be deleted; end the promotion instead.",
+            code="promotion_not_deletable",
+        )
+    brand_id = promotion.brand_id
+    promotion.delete()
+    transaction.on_commit(lambda: bundle_invalidate(brand_id=brand_id))

@@ -184,3 +184,16 @@ def test_preview_applies_unsaved_changes_to_a_saved_promotion_without_self_confl
     assert body["compiled"]["id"] == saved["id"]
     assert body["result"]["discount_total"] == 625
     assert Promotion.objects.get(pk=saved["id"]).params == {"percent": "10"}
+
+
+def test_only_a_draft_that_priced_no_order_can_be_deleted(a):
+    client = token_client(a.staff)
+    draft = client.post("/api/v1/promotions/", _payload(a), format="json").json()
+    live = client.post("/api/v1/promotions/", _payload(a, status="active"), format="json").json()
+
+    deleted = client.delete(f"/api/v1/promotions/{draft['id']}/")
+    refused = client.delete(f"/api/v1/promotions/{live['id']}/")
+
+    assert deleted.status_code == 204
+    assert_error(refused, 409, "promotion_not_deletable")
+    assert list(Promotion.objects.values_list("pk", flat=True)) == [live["id"]]
