@@ -184,14 +184,13 @@ class PromotionAdmin(BrandScopedAdminMixin, admin.ModelAdmin):
         "stacking",
         "starts_at",
         "ends_at",
-        "uses_count",
         "version",
     ]
     list_filter = ["status", "type", "stacking", BrandListFilter]
     list_select_related = ["brand"]
     search_fields = ["name", "code", "description"]
     ordering = ["-priority", "id"]
-    readonly_fields = ["version", "compiled_hash", "uses_count", "discount_given", "compiled_view"]
+    readonly_fields = ["version", "compiled_hash", "compiled_view"]
     filter_horizontal = RELATIONS
     inlines = [PromotionVersionInline]
     actions = ["activate", "pause", "end"]
@@ -249,8 +248,6 @@ class PromotionAdmin(BrandScopedAdminMixin, admin.ModelAdmin):
                 "fields": [
                     "version",
                     "compiled_hash",
-                    "uses_count",
-                    "discount_given",
                     "compiled_view",
                 ],
             },

@@ -104,9 +104,8 @@ class Promotion(TimeStampedModel):
 
     params = models.JSONField(default=dict, blank=True, help_text="Type-specific parameters.")
 
-    # Counters moved by usage (F() updates) and the compiled form of the current version.
-    uses_count = models.PositiveIntegerField(default=0, editable=False)
-    discount_given = MoneyField(default=0, editable=False)
+    # The compiled form of the current version. Uses and budget spent are not stored here:
+    # they are derived from the orders that applied the promotion (`OrderPromotion`).
     version = models.PositiveIntegerField(default=0, editable=False)
     compiled = models.JSONField(null=True, blank=True, editable=False)
     compiled_hash = models.CharField(max_length=64, blank=True, editable=False)

@@ -18,7 +18,7 @@ from customers.models import Customer
 from customers.services import customer_link_brand
 from labels.selectors import product_label_ids
 from orders.models import Order, OrderLine, OrderPromotion
-from orders.selectors import pricing_context_build
+from orders.selectors import pricing_context_build, promotions_with_live_limits
 from orders.services.pricing import BasketLine, PricedBasket, price_basket
 from promotions.selectors import brand_bundle
 
@@ -121,6 +121,7 @@ def basket_price(
         codes=codes,
     )
     promotions, bundle_hash = brand_bundle(brand_id=brand.id)
+    promotions = promotions_with_live_limits(promotions=promotions, currency=brand.currency)
     return price_basket(
         lines=basket_lines, context=context, promotions=promotions, bundle_hash=bundle_hash
     )

@@ -239,3 +239,31 @@ def test_promotions_of_the_whole_pipeline_keep_totals_consistent(a):
     assert order.total == order.subtotal - order.discount_total
     assert order.discount_total == sum(p.amount for p in order.applied_promotions.all())
     assert order.discount_total == Decimal("3.00")  # 1.00 off the pair, 2.00 off the order
+
+
+def test_total_uses_and_budget_are_counted_from_the_orders_that_used_them(a):
+    live(a, params={"percent": "10"}, max_uses_total=2)
+    capped = live(
+        a,
+        [a.cheap_product],
+        params={"percent": "50"},
+        budget=Decimal("1.50"),
+        stacking=Promotion.Stacking.STACKABLE,
+    )
+    lines = [LineRequest(product_id=a.product.pk, quantity=1)]
+    cheap = [LineRequest(product_id=a.cheap_product.pk, quantity=1)]
+
+    first, _ = order_place(brand=a.brand, lines=lines)
+    second, _ = order_place(brand=a.brand, lines=lines)
+    order_set_payment_status(order_id=second.pk, to_status="cancelled")  # gives its use back
+    third, _ = order_place(brand=a.brand, lines=lines)
+    fourth, _ = order_place(brand=a.brand, lines=lines)
+    budget_first = basket_price(brand=a.brand, lines=cheap)
+    order_place(brand=a.brand, lines=cheap)
+    budget_left = basket_price(brand=a.brand, lines=cheap)
+
+    assert [o.discount_total for o in (first, second, third)] == [Decimal("1.25")] * 3
+    assert fourth.discount_total == Decimal("0.00")
+    assert budget_first.result["applied"][-1]["amount"] == 100  # 50% of 2.00
+    assert budget_left.result["applied"][-1]["promotion_id"] == capped.pk
+    assert budget_left.result["applied"][-1]["amount"] == 50  # what is left of 1.50

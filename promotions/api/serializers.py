@@ -137,8 +137,6 @@ class PromotionOutputSerializer(serializers.ModelSerializer):
             *RELATIONS[1:],
             "stores",
             "params",
-            "uses_count",
-            "discount_given",
             "version",
             "compiled_hash",
             "created_at",

@@ -49,8 +49,6 @@ class Migration(migrations.Migration):
                 ('min_eligible_subtotal', models.DecimalField(blank=True, decimal_places=2, max_digits=14, null=True, validators=[django.core.validators.MinValueValidator(0)])),
                 ('all_products', models.BooleanField(default=False)),
                 ('params', models.JSONField(blank=True, default=dict, help_text='Type-specific parameters.')),
-                ('uses_count', models.PositiveIntegerField(default=0, editable=False)),
-                ('discount_given', models.DecimalField(decimal_places=2, default=0, editable=False, max_digits=14, validators=[django.core.validators.MinValueValidator(0)])),
                 ('version', models.PositiveIntegerField(default=0, editable=False)),
                 ('compiled', models.JSONField(blank=True, editable=False, null=True)),
                 ('compiled_hash', models.CharField(blank=True, editable=False, max_length=64)),

@@ -292,22 +292,25 @@ def _epoch(value) -> int | None:
 
 
 def _limits(promotion: Promotion, catalog: _Catalog) -> dict:
+    """The limits, with the remaining uses and budget as of compiling (pricing refreshes them
+    from the orders; see `orders.selectors.promotions_with_live_limits`)."""
+    from orders.selectors import promotion_remaining
+
     budget = catalog.money(promotion.budget)
     order_cap = catalog.money(promotion.max_discount_per_order)
     if promotion.type == T.CASHBACK and (promotion.params or {}).get("cap") not in (None, ""):
         cashback_cap = catalog.money(promotion.params["cap"])
         order_cap = cashback_cap if order_cap is None else min(order_cap, cashback_cap)
+    remaining_uses, remaining_budget = promotion.max_uses_total, budget
+    if promotion.pk is not None and (remaining_uses is not None or budget is not None):
+        remaining_uses, remaining_budget = promotion_remaining(
+            promotion_ids=[promotion.pk], currency=catalog.currency
+        ).get(promotion.pk, (remaining_uses, remaining_budget))
     return {
         "max_applications": promotion.max_applications_per_order,
-        "remaining_uses": (
-            None
-            if promotion.max_uses_total is None
-            else max(0, promotion.max_uses_total - promotion.uses_count)
-        ),
+        "remaining_uses": remaining_uses,
         "max_uses_per_customer": promotion.max_uses_per_customer,
-        "remaining_budget": (
-            None if budget is None else max(0, budget - catalog.money(promotion.discount_given))
-        ),
+        "remaining_budget": remaining_budget,
         "order_cap": order_cap,
         "min_subtotal": catalog.money(promotion.min_eligible_subtotal),
     }

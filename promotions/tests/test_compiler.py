@@ -6,6 +6,8 @@ from django.utils import timezone
 from catalog.tests.factories import CategoryFactory, ProductFactory
 from labels.models import Label
 from labels.tests.factories import LabelFactory
+from orders.models import OrderPromotion
+from orders.tests.factories import place_order
 from promotions.models import Promotion
 from promotions.services.calculator import calculate
 from promotions.services.compiler import content_hash, promotion_compile
@@ -36,8 +38,18 @@ def test_money_and_percentages_become_minor_units_and_basis_points():
         max_discount_per_order=Decimal("5.50"),
         budget=Decimal("100.00"),
         max_uses_total=10,
-        uses_count=3,
     )
+    product = ProductFactory(brand=promotion.brand, price=Decimal("4.00"))
+    for _ in range(3):  # three orders used it, 1.00 each
+        order = place_order(brand=promotion.brand, products_and_quantities=[(product, 1)])
+        OrderPromotion.objects.create(
+            order=order,
+            promotion=promotion,
+            promotion_version=1,
+            name=promotion.name,
+            type=promotion.type,
+            amount=Decimal("1.00"),
+        )
 
     compiled = promotion_compile(promotion=promotion)
 
@@ -46,7 +58,7 @@ def test_money_and_percentages_become_minor_units_and_basis_points():
         "max_applications": None,
         "remaining_uses": 7,
         "max_uses_per_customer": None,
-        "remaining_budget": 10000,
+        "remaining_budget": 9700,
         "order_cap": 550,
         "min_subtotal": 2000,
     }
