@@ -1,24 +1,8 @@
 import django_filters
-from django import forms
 from django.db.models import Q
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema_field
 
+from core.api.filters import IdFilter
 from customers.models import Customer
-
-MAX_ID = 2**63 - 1
-
-
-@extend_schema_field(OpenApiTypes.INT)
-class IdFilter(django_filters.NumberFilter):
-    """A positive database id; anything else is a 400, never a database error."""
-
-    field_class = forms.IntegerField
-
-    def __init__(self, *args, **kwargs):
-        kwargs.setdefault("min_value", 1)
-        kwargs.setdefault("max_value", MAX_ID)
-        super().__init__(*args, **kwargs)
 
 
 class CustomerFilter(django_filters.FilterSet):

@@ -2,9 +2,8 @@
 
 from rest_framework import serializers
 
+from core.api.filters import MAX_ID
 from labels.models import Label
-
-MAX_ID = 2**63 - 1
 
 
 class LabelCreateInputSerializer(serializers.Serializer):

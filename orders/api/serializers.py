@@ -4,10 +4,10 @@ import re
 
 from rest_framework import serializers
 
+from core.api.filters import MAX_ID
 from orders.models import Order, OrderLine, OrderPromotion
 from orders.services.placement import MAX_LINES, MAX_QUANTITY
 
-MAX_ID = 2**63 - 1
 IDEMPOTENCY_KEY_PATTERN = re.compile(r"^[\x21-\x7e]{1,128}$")
 
 

@@ -2,11 +2,11 @@
 
 from rest_framework import serializers
 
+from core.api.filters import MAX_ID
 from orders.models import Order
 from promotions.models import Promotion
 from promotions.services.validator import RELATIONS
 
-MAX_ID = 2**63 - 1
 LIMIT = {"min_value": 1, "max_value": 1_000_000_000, "required": False, "allow_null": True}
 MONEY = {
     "max_digits": 14,
