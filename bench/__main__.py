@@ -12,7 +12,7 @@ import django
 
 from bench import calculator_bench
 
-BENCHES = ["calculator", "compiler", "quote"]
+BENCHES = ["calculator", "compiler", "quote", "loyalty"]
 
 
 def main() -> None:
@@ -33,7 +33,7 @@ def main() -> None:
     from django.db import connection
     from django.test.utils import setup_test_environment
 
-    from bench import compile_bench, quote_bench
+    from bench import compile_bench, loyalty_bench, quote_bench
 
     setup_test_environment()
     old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
@@ -42,6 +42,8 @@ def main() -> None:
             compile_bench.main(runs=args.runs)
         if "quote" in database_benches:
             quote_bench.main(runs=args.runs)
+        if "loyalty" in database_benches:
+            loyalty_bench.main()
     finally:
         connection.creation.destroy_test_db(old_name, verbosity=0)
 

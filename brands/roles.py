@@ -23,7 +23,13 @@ PRODUCT_APPS = [
     "orders",
     "notifications",
     "promotions",
+    "loyalty_management",
 ]
+LOYALTY = "loyalty_management"
+# Adding a ledger transaction is how staff adjust points (through the service, with a reason);
+# nobody changes or deletes one.
+LOYALTY_PROGRAM_EDIT = ["add", "change", "view"]
+LOYALTY_ADJUST = ["add", "view"]
 
 BRAND_ADMIN = "Brand admin"
 MARKETING_MANAGER = "Marketing manager"
@@ -50,6 +56,10 @@ ROLE_PERMISSIONS: dict[str, RolePermissions] = {
         ("notifications", "*", VIEW),
         ("promotions", "promotion", ALL),
         ("promotions", "promotionversion", VIEW),
+        (LOYALTY, "loyaltyprogram", LOYALTY_PROGRAM_EDIT),
+        (LOYALTY, "tier", [*LOYALTY_PROGRAM_EDIT, "delete"]),
+        (LOYALTY, "loyaltytransaction", LOYALTY_ADJUST),
+        (LOYALTY, "*", VIEW),
     ],
     MARKETING_MANAGER: [
         ("labels", "label", ALL),
@@ -66,6 +76,9 @@ ROLE_PERMISSIONS: dict[str, RolePermissions] = {
         ("notifications", "notificationtemplate", ALL),
         ("promotions", "promotion", ALL),
         ("promotions", "promotionversion", VIEW),
+        (LOYALTY, "loyaltyprogram", LOYALTY_PROGRAM_EDIT),
+        (LOYALTY, "tier", [*LOYALTY_PROGRAM_EDIT, "delete"]),
+        (LOYALTY, "*", VIEW),
     ],
     STORE_MANAGER: [
         ("orders", "order", ["add", "change", "view"]),
@@ -80,6 +93,7 @@ ROLE_PERMISSIONS: dict[str, RolePermissions] = {
         ("customers", "customerbrand", ["view", "add"]),
         ("labels", "label", VIEW),
         ("promotions", "promotion", VIEW),
+        (LOYALTY, "loyaltyaccount", VIEW),
     ],
     SUPPORT_AGENT: [
         ("customers", "customer", ["view", "change"]),
@@ -92,6 +106,9 @@ ROLE_PERMISSIONS: dict[str, RolePermissions] = {
         ("brands", "brand", VIEW),
         ("brands", "store", VIEW),
         ("notifications", "*", VIEW),
+        (LOYALTY, "loyaltyaccount", VIEW),
+        (LOYALTY, "loyaltytransaction", LOYALTY_ADJUST),
+        (LOYALTY, "loyaltytierperiod", VIEW),
     ],
     ANALYST: [(app_label, "*", VIEW) for app_label in PRODUCT_APPS],
 }

@@ -50,6 +50,8 @@ INSTALLED_APPS = [
     "orders",
     "notifications",
     "promotions",
+    "loyalty_management",
+    "marketing",
 ]
 
 MIDDLEWARE = [
@@ -203,6 +205,30 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "notifications-requeue-stale-deliveries": {
         "task": "notifications.requeue_stale_deliveries",
         "schedule": 5 * 60,
+    },
+    "marketing-reconcile-loyalty-points": {
+        "task": "marketing.reconcile_loyalty_points",
+        "schedule": 10 * 60,
+    },
+    "loyalty-release-pending-points": {
+        "task": "loyalty_management.release_pending_points",
+        "schedule": 15 * 60,
+    },
+    "loyalty-expire-points": {
+        "task": "loyalty_management.expire_points",
+        "schedule": 60 * 60,
+    },
+    "loyalty-notify-expiring-points": {
+        "task": "loyalty_management.notify_expiring_points",
+        "schedule": 6 * 60 * 60,
+    },
+    "loyalty-review-tiers": {
+        "task": "loyalty_management.review_tiers",
+        "schedule": 24 * 60 * 60,
+    },
+    "loyalty-repair-balance-drift": {
+        "task": "loyalty_management.repair_balance_drift",
+        "schedule": 24 * 60 * 60,
     },
 }
 

@@ -11,6 +11,7 @@ api_v1 = [
     path("", include("labels.api.urls")),
     path("", include("notifications.api.urls")),
     path("", include("promotions.api.urls")),
+    path("", include("loyalty_management.api.urls")),
     path("", include("core.api.urls")),
 ]
 

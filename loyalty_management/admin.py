@@ -1,0 +1,227 @@
+"""Admin for loyalty: programs with their tiers; accounts with their ledger and tier history
+(read-only) and a manual adjustment form; the ledger itself, read-only and filterable.
+
+Nobody adds, changes or deletes a ledger row here: an adjustment goes through
+`account_adjust`, which writes a new row with its reason and author.
+"""
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+
+from brands.admin import BrandScopedAdminMixin
+from core.errors import ApplicationError
+from loyalty_management.models import (
+    LoyaltyAccount,
+    LoyaltyProgram,
+    LoyaltyTierPeriod,
+    LoyaltyTransaction,
+    Tier,
+)
+from loyalty_management.services.ledger import MAX_ADJUSTMENT, account_adjust
+
+ADJUST_PERMISSION = "loyalty_management.add_loyaltytransaction"
+
+
+class ReadOnlyInline:
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class TierInline(admin.TabularInline):
+    model = Tier
+    extra = 0
+    fields = ["position", "name", "threshold", "multiplier", "benefits"]
+
+
+@admin.register(LoyaltyProgram)
+class LoyaltyProgramAdmin(BrandScopedAdminMixin, admin.ModelAdmin):
+    brand_path = "brand"
+    list_display = [
+        "name",
+        "brand",
+        "is_active",
+        "points_per_unit",
+        "unit_amount",
+        "pending_days",
+        "expiry_policy",
+        "expiry_days",
+    ]
+    list_filter = ["is_active", "expiry_policy"]
+    list_select_related = ["brand"]
+    search_fields = ["name", "brand__name"]
+    inlines = [TierInline]
+    fieldsets = [
+        (None, {"fields": ["brand", "name", "is_active"]}),
+        ("Earning", {"fields": ["points_per_unit", "unit_amount", "minimum_order_amount"]}),
+        ("Pending and expiry", {"fields": ["pending_days", "expiry_policy", "expiry_days"]}),
+        ("Tiers", {"fields": ["tier_basis", "tier_window_months"]}),
+    ]
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # accounts and their ledger refer to it: deactivate it instead
+
+
+class TransactionInline(ReadOnlyInline, admin.TabularInline):
+    model = LoyaltyTransaction
+    fields = ["created_at", "kind", "points", "order", "reason", "actor", "multiplier"]
+    readonly_fields = fields
+    ordering = ["-created_at", "-id"]
+    show_change_link = True
+
+
+class TierPeriodInline(ReadOnlyInline, admin.TabularInline):
+    model = LoyaltyTierPeriod
+    fields = ["tier", "started_at", "ended_at", "reason"]
+    readonly_fields = fields
+
+
+class AdjustmentForm(forms.Form):
+    points = forms.IntegerField(
+        min_value=-MAX_ADJUSTMENT,
+        max_value=MAX_ADJUSTMENT,
+        help_text="Positive to credit, negative to debit (the account may go negative).",
+    )
+    reason = forms.CharField(max_length=255, help_text="Required; kept on the ledger row.")
+
+
+@admin.register(LoyaltyAccount)
+class LoyaltyAccountAdmin(BrandScopedAdminMixin, admin.ModelAdmin):
+    brand_path = "program__brand"
+    list_display = [
+        "id",
+        "customer",
+        "program",
+        "available_points",
+        "pending_points",
+        "lifetime_points",
+        "tier",
+    ]
+    list_filter = [("program", admin.RelatedOnlyFieldListFilter), "tier"]
+    list_select_related = ["customer", "program", "tier"]
+    search_fields = ["customer__email", "customer__external_id", "customer__last_name"]
+    fields = [
+        "customer",
+        "program",
+        "available_points",
+        "pending_points",
+        "lifetime_points",
+        "tier",
+        "created_at",
+        "adjust_link",
+    ]
+    readonly_fields = fields
+    inlines = [TierPeriodInline, TransactionInline]
+
+    def has_add_permission(self, request):
+        return False  # created on first need by the ledger
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="adjustment")
+    def adjust_link(self, obj) -> str:
+        url = reverse("admin:loyalty_management_loyaltyaccount_adjust", args=[obj.pk])
+        return format_html('<a class="button" href="{}">Adjust points</a>', url)
+
+    def get_urls(self):
+        return [
+            path(
+                "<int:account_id>/adjust/",
+                self.admin_site.admin_view(self.adjust_view),
+                name="loyalty_management_loyaltyaccount_adjust",
+            ),
+            *super().get_urls(),
+        ]
+
+    def adjust_view(self, request, account_id: int):
+        if not request.user.has_perm(ADJUST_PERMISSION):
+            raise PermissionDenied
+        account = get_object_or_404(self.get_queryset(request), pk=account_id)
+        if not self.user_may_change_object(request, account):
+            raise Http404
+        form = AdjustmentForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                transaction = account_adjust(
+                    account_id=account.pk,
+                    points=form.cleaned_data["points"],
+                    reason=form.cleaned_data["reason"],
+                    actor=request.user,
+                )
+            except ApplicationError as error:
+                form.add_error(None, error.message)
+                for field, errors in error.fields.items():
+                    for message in errors:
+                        form.add_error(field if field in form.fields else None, message)
+            else:
+                self.message_user(
+                    request,
+                    f"Adjusted by {transaction.points:+d} points.",
+                    messages.SUCCESS,
+                )
+                change_url = reverse(
+                    "admin:loyalty_management_loyaltyaccount_change", args=[account.pk]
+                )
+                return HttpResponseRedirect(change_url)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Adjust points",
+            "opts": self.model._meta,
+            "account": account,
+            "form": form,
+        }
+        return TemplateResponse(
+            request, "admin/loyalty_management/loyaltyaccount/adjust.html", context
+        )
+
+
+@admin.register(LoyaltyTransaction)
+class LoyaltyTransactionAdmin(BrandScopedAdminMixin, admin.ModelAdmin):
+    """The ledger: listed and viewed only."""
+
+    brand_path = "account__program__brand"
+    list_display = ["id", "created_at", "kind", "points", "account", "order", "reason", "actor"]
+    list_filter = ["kind", "created_at", ("account__program", admin.RelatedOnlyFieldListFilter)]
+    list_select_related = ["account__customer", "account__program", "order", "actor"]
+    search_fields = ["=order__id", "account__customer__email", "idempotency_key", "reason"]
+    date_hierarchy = "created_at"
+    fields = [
+        "account",
+        "kind",
+        "points",
+        "order",
+        "idempotency_key",
+        "reason",
+        "actor",
+        "multiplier",
+        "rule",
+        "created_at",
+    ]
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -1,0 +1,23 @@
+from django.urls import path
+
+from loyalty_management.api.views import (
+    LoyaltyAccountListView,
+    LoyaltyAdjustmentCreateView,
+    MyLoyaltyTransactionListView,
+    MyLoyaltyView,
+)
+
+urlpatterns = [
+    path("loyalty/me/", MyLoyaltyView.as_view(), name="loyalty-me"),
+    path(
+        "loyalty/me/transactions/",
+        MyLoyaltyTransactionListView.as_view(),
+        name="loyalty-me-transactions",
+    ),
+    path("loyalty/accounts/", LoyaltyAccountListView.as_view(), name="loyalty-accounts"),
+    path(
+        "loyalty/accounts/<int:account_id>/adjustments/",
+        LoyaltyAdjustmentCreateView.as_view(),
+        name="loyalty-account-adjustments",
+    ),
+]

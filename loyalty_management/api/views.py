@@ -1,0 +1,210 @@
+"""Loyalty for customers (their balance and ledger) and for staff (their brands' accounts and
+manual adjustments)."""
+
+import django_filters
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
+from rest_framework import generics, status
+from rest_framework.permissions import BasePermission
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from brands.selectors import get_current_brand
+from core.api.errors import PAGE_NOT_FOUND, ErrorSerializer
+from core.api.filters import IdFilter, UtcIsoDateTimeFilter
+from core.api.inputs import parse_input
+from core.api.permissions import IsCustomer, IsStaff, StaffModelPermissions, request_customer
+from core.errors import ApplicationError, NotFoundError
+from loyalty_management import selectors
+from loyalty_management.api.serializers import (
+    AdjustmentInputSerializer,
+    LoyaltyAccountOutputSerializer,
+    LoyaltySummaryOutputSerializer,
+    LoyaltyTransactionOutputSerializer,
+)
+from loyalty_management.models import LoyaltyAccount, LoyaltyTransaction
+from loyalty_management.services.ledger import account_adjust
+
+ERRORS = {400: ErrorSerializer, 401: ErrorSerializer, 403: ErrorSerializer}
+BRAND_PARAMETER = OpenApiParameter(
+    "X-Brand",
+    location=OpenApiParameter.HEADER,
+    required=False,
+    description="Slug of the brand whose program is meant (else the storefront host's).",
+)
+
+
+class TransactionFilter(django_filters.FilterSet):
+    kind = django_filters.MultipleChoiceFilter(choices=LoyaltyTransaction.Kind.choices)
+    created_after = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    order = IdFilter(field_name="order_id")
+
+    class Meta:
+        model = LoyaltyTransaction
+        fields = ["kind", "created_after", "created_before", "order"]
+
+
+class MyLoyaltyView(APIView):
+    """The customer's balances in the current brand's program."""
+
+    permission_classes = [IsCustomer]
+
+    @extend_schema(
+        tags=["loyalty"],
+        parameters=[BRAND_PARAMETER],
+        responses={200: LoyaltySummaryOutputSerializer, **ERRORS, 404: ErrorSerializer},
+        examples=[
+            OpenApiExample(
+                "Balance",
+                response_only=True,
+                value={
+                    "brand": "burger-town",
+                    "program": "Burger points",
+                    "available_points": 120,
+                    "pending_points": 30,
+                    "lifetime_points": 480,
+                    "tier": {
+                        "name": "Silver",
+                        "position": 2,
+                        "threshold": "250.00",
+                        "multiplier": "1.25",
+                        "benefits": "Free drink",
+                    },
+                    "next_tier": {
+                        "name": "Gold",
+                        "position": 3,
+                        "threshold": "1000.00",
+                        "multiplier": "1.50",
+                        "benefits": "",
+                    },
+                    "qualification": "480.00",
+                    "to_next_tier": "520.00",
+                    "expiring_points": 40,
+                    "expiring_until": "2025-06-01T12:00:00Z",
+                },
+            )
+        ],
+    )
+    def get(self, request):
+        brand = get_current_brand(request)
+        if brand is None:
+            raise ApplicationError(
+                "Name the brand with the X-Brand header.",
+                code="brand_required",
+                fields={"X-Brand": ["Required."]},
+            )
+        program = selectors.program_for_brand(brand_id=brand.pk)
+        if program is None:
+            raise NotFoundError(
+                "This brand has no loyalty program.", code="loyalty_program_not_found"
+            )
+        summary = selectors.account_summary(customer=request_customer(request), program=program)
+        return Response(LoyaltySummaryOutputSerializer(summary).data)
+
+
+class MyLoyaltyTransactionListView(generics.ListAPIView):
+    """The customer's ledger, newest first; the current brand's only when one is named."""
+
+    permission_classes = [IsCustomer]
+    serializer_class = LoyaltyTransactionOutputSerializer
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = TransactionFilter
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return LoyaltyTransaction.objects.none()
+        brand = get_current_brand(self.request)
+        return selectors.transactions_for_customer(
+            customer=request_customer(self.request), brand_id=brand.pk if brand else None
+        )
+
+    @extend_schema(
+        tags=["loyalty"],
+        parameters=[BRAND_PARAMETER],
+        responses={
+            200: LoyaltyTransactionOutputSerializer(many=True),
+            **ERRORS,
+            404: PAGE_NOT_FOUND,
+        },
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+
+class AccountFilter(django_filters.FilterSet):
+    brand = django_filters.CharFilter(field_name="program__brand__slug")
+    customer = django_filters.NumberFilter(field_name="customer_id")
+    email = django_filters.CharFilter(field_name="customer__email", lookup_expr="iexact")
+    negative = django_filters.BooleanFilter(
+        method="filter_negative", help_text="true: only accounts below zero."
+    )
+
+    class Meta:
+        model = LoyaltyAccount
+        fields = ["brand", "customer", "email", "negative"]
+
+    def filter_negative(self, queryset, name, value):
+        if value is None:
+            return queryset
+        return (
+            queryset.filter(available_points__lt=0)
+            if value
+            else queryset.exclude(available_points__lt=0)
+        )
+
+
+class LoyaltyAccountListView(generics.ListAPIView):
+    """Staff: the loyalty accounts of their brands."""
+
+    permission_classes = [IsStaff & StaffModelPermissions]
+    serializer_class = LoyaltyAccountOutputSerializer
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = AccountFilter
+    queryset = LoyaltyAccount.objects.none()
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return LoyaltyAccount.objects.none()
+        return selectors.accounts_for_staff(user=self.request.user)
+
+    @extend_schema(
+        tags=["loyalty"],
+        responses={200: LoyaltyAccountOutputSerializer(many=True), **ERRORS, 404: PAGE_NOT_FOUND},
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+
+class CanAdjustPoints(BasePermission):
+    message = "Your role may not adjust loyalty points."
+
+    def has_permission(self, request, view) -> bool:
+        return request.user.has_perm("loyalty_management.add_loyaltytransaction")
+
+
+class LoyaltyAdjustmentCreateView(APIView):
+    """Staff: credit or debit an account of their brands by hand, with a mandatory reason."""
+
+    permission_classes = [IsStaff & CanAdjustPoints]
+
+    @extend_schema(
+        tags=["loyalty"],
+        request=AdjustmentInputSerializer,
+        responses={201: LoyaltyTransactionOutputSerializer, **ERRORS, 404: ErrorSerializer},
+    )
+    def post(self, request, account_id: int):
+        data = parse_input(AdjustmentInputSerializer, request.data)
+        account = selectors.accounts_for_staff(user=request.user).filter(pk=account_id).first()
+        if account is None:
+            raise NotFoundError("No such loyalty account.", code="loyalty_account_not_found")
+        transaction = account_adjust(
+            account_id=account.pk,
+            points=data["points"],
+            reason=data["reason"],
+            actor=request.user,
+            idempotency_key=data.get("idempotency_key"),
+        )
+        return Response(
+            LoyaltyTransactionOutputSerializer(transaction).data, status=status.HTTP_201_CREATED
+        )

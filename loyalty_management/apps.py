@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class LoyaltyManagementConfig(AppConfig):
+    name = "loyalty_management"
+    verbose_name = "Loyalty"

@@ -1,0 +1,325 @@
+"""The loyalty ledger: programs and tiers, accounts with cached balances, the append-only
+transaction ledger, and the lots that say which credit each debit consumed.
+
+Balances, all in whole points:
+
+- `LoyaltyTransaction` rows are never updated or deleted. The sum of an account's `points` is
+  its balance, `available_points + pending_points`.
+- Every credit (earned, bonus, positive adjustment) opens one `LoyaltyLot` that keeps what
+  remains of it, when it becomes available and when it expires. Every debit (redeemed, expired,
+  reversed, negative adjustment) records the lots it consumed in `LoyaltyLotConsumption`.
+- `pending_points` is what remains of the lots still pending. A debit that no lot covers
+  (points already spent before a refund) leaves the account negative; the next lot that becomes
+  available settles that debt first, recorded as a consumption of the debit, so a lot is never
+  spent twice and `available_points` equals what remains of available lots less the debt.
+- The cached balances on `LoyaltyAccount` change only in the transaction that writes the
+  ledger rows, under a row lock on the account (`loyalty_management.services.ledger`).
+"""
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+
+from core.models import TimeStampedModel
+from core.money import MoneyField
+
+
+class LoyaltyProgram(TimeStampedModel):
+    """One program per brand: how points are earned, when they become available and expire."""
+
+    class ExpiryPolicy(models.TextChoices):
+        NEVER = "never", "Never"
+        AFTER_DAYS = "after_days", "N days after earning"
+
+    class TierBasis(models.TextChoices):
+        POINTS = "points", "Points earned in the window"
+        SPEND = "spend", "Amount spent in the window"
+
+    brand = models.OneToOneField(
+        "brands.Brand", on_delete=models.PROTECT, related_name="loyalty_program"
+    )
+    name = models.CharField(max_length=120)
+    is_active = models.BooleanField(default=True)
+    points_per_unit = models.DecimalField(
+        max_digits=8,
+        decimal_places=2,
+        default=Decimal("1.00"),
+        help_text="Points earned per `unit_amount` paid, rounded down per order.",
+    )
+    unit_amount = MoneyField(
+        default=Decimal("1.00"), help_text="The amount of the brand's currency one unit is."
+    )
+    minimum_order_amount = MoneyField(
+        default=Decimal("0.00"), help_text="Orders paying less earn nothing."
+    )
+    pending_days = models.PositiveIntegerField(
+        default=0, help_text="Points stay pending this many days (the return window); 0: none."
+    )
+    expiry_policy = models.CharField(
+        max_length=16, choices=ExpiryPolicy.choices, default=ExpiryPolicy.NEVER
+    )
+    expiry_days = models.PositiveIntegerField(
+        null=True, blank=True, help_text="With the `after_days` policy: days after earning."
+    )
+    tier_basis = models.CharField(max_length=8, choices=TierBasis.choices, default=TierBasis.POINTS)
+    tier_window_months = models.PositiveIntegerField(
+        default=12, help_text="The rolling window tiers qualify over."
+    )
+
+    class Meta:
+        ordering = ["brand__name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(points_per_unit__gt=0) & Q(unit_amount__gt=0),
+                name="loyalty_program_earn_rate_positive",
+            ),
+            models.CheckConstraint(
+                condition=Q(expiry_policy="never", expiry_days__isnull=True)
+                | Q(expiry_policy="after_days", expiry_days__gt=0),
+                name="loyalty_program_expiry_days_match_policy",
+            ),
+            models.CheckConstraint(
+                condition=Q(tier_window_months__gt=0), name="loyalty_program_tier_window_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Tier(models.Model):
+    program = models.ForeignKey(LoyaltyProgram, on_delete=models.CASCADE, related_name="tiers")
+    name = models.CharField(max_length=80)
+    position = models.PositiveIntegerField(help_text="Order of the tiers, lowest first.")
+    threshold = models.DecimalField(
+        max_digits=14,
+        decimal_places=2,
+        default=Decimal("0.00"),
+        help_text="Points earned, or amount spent, in the program's window to qualify.",
+    )
+    multiplier = models.DecimalField(
+        max_digits=5, decimal_places=2, default=Decimal("1.00"), help_text="Earn multiplier."
+    )
+    benefits = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["program", "position"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["program", "position"], name="loyalty_tier_position_unique"
+            ),
+            models.UniqueConstraint(fields=["program", "name"], name="loyalty_tier_name_unique"),
+            models.CheckConstraint(
+                condition=Q(multiplier__gt=0) & Q(threshold__gte=0),
+                name="loyalty_tier_multiplier_positive",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class LoyaltyAccount(TimeStampedModel):
+    """A customer in a program. The balances are a cache of the ledger (see the module doc)."""
+
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.PROTECT, related_name="loyalty_accounts"
+    )
+    program = models.ForeignKey(LoyaltyProgram, on_delete=models.PROTECT, related_name="accounts")
+    available_points = models.BigIntegerField(
+        default=0, help_text="Spendable; negative after a refund of points already spent."
+    )
+    pending_points = models.BigIntegerField(default=0)
+    lifetime_points = models.BigIntegerField(
+        default=0, help_text="Earned and bonus points, less what refunds reversed."
+    )
+    tier = models.ForeignKey(
+        Tier, on_delete=models.PROTECT, null=True, blank=True, related_name="accounts"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["customer", "program"], name="loyalty_account_unique_per_program"
+            ),
+            models.CheckConstraint(
+                condition=Q(pending_points__gte=0) & Q(lifetime_points__gte=0),
+                name="loyalty_account_pending_lifetime_not_negative",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer} in {self.program}"
+
+    @property
+    def balance(self) -> int:
+        return self.available_points + self.pending_points
+
+
+class LoyaltyTierPeriod(models.Model):
+    """A dated tier record: the account held `tier` from `started_at` until `ended_at`."""
+
+    account = models.ForeignKey(
+        LoyaltyAccount, on_delete=models.PROTECT, related_name="tier_periods"
+    )
+    tier = models.ForeignKey(Tier, on_delete=models.PROTECT, related_name="+")
+    started_at = models.DateTimeField(default=timezone.now)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    reason = models.CharField(max_length=255)
+
+    class Meta:
+        ordering = ["account", "started_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account"],
+                condition=Q(ended_at__isnull=True),
+                name="loyalty_tier_period_one_open_per_account",
+            ),
+            models.CheckConstraint(
+                condition=Q(ended_at__isnull=True) | Q(ended_at__gte=F("started_at")),
+                name="loyalty_tier_period_ends_after_start",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account_id}: {self.tier} from {self.started_at:%Y-%m-%d}"
+
+
+class LoyaltyTransaction(models.Model):
+    """The append-only ledger. Credits are positive, debits negative."""
+
+    class Kind(models.TextChoices):
+        EARNED = "earned", "Earned"
+        REDEEMED = "redeemed", "Redeemed"
+        EXPIRED = "expired", "Expired"
+        REVERSED = "reversed", "Reversed"
+        ADJUSTED = "adjusted", "Adjusted"
+        BONUS = "bonus", "Bonus"
+
+    account = models.ForeignKey(
+        LoyaltyAccount, on_delete=models.PROTECT, related_name="transactions"
+    )
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    points = models.BigIntegerField()
+    order = models.ForeignKey(
+        "orders.Order",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="loyalty_transactions",
+    )
+    idempotency_key = models.CharField(max_length=160, unique=True)
+    reason = models.CharField(max_length=255, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Who made a manual adjustment.",
+    )
+    multiplier = models.DecimalField(
+        max_digits=5, decimal_places=2, null=True, blank=True, help_text="Tier multiplier used."
+    )
+    rule = models.JSONField(
+        default=dict, blank=True, help_text="The earning rule of the time (program snapshot)."
+    )
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["account", "-created_at"], name="loyalty_tx_account")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["order"],
+                condition=Q(kind="earned"),
+                name="loyalty_tx_one_earned_per_order",
+            ),
+            models.CheckConstraint(
+                condition=Q(kind__in=["earned", "bonus"], points__gt=0)
+                | Q(kind__in=["redeemed", "expired", "reversed"], points__lt=0)
+                | Q(kind="adjusted"),
+                name="loyalty_tx_points_sign_matches_kind",
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind__in=["earned", "reversed"]) | Q(order__isnull=False),
+                name="loyalty_tx_earned_reversed_have_order",
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind="adjusted") | ~Q(reason=""),
+                name="loyalty_tx_adjustment_has_reason",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.points:+d} ({self.account_id})"
+
+
+class LoyaltyLot(models.Model):
+    """What remains of one credit. Only `remaining_points`, `is_pending` and
+    `expiry_notified_at` change, under the account's lock."""
+
+    credit = models.OneToOneField(LoyaltyTransaction, on_delete=models.PROTECT, related_name="lot")
+    account = models.ForeignKey(LoyaltyAccount, on_delete=models.PROTECT, related_name="lots")
+    points = models.BigIntegerField()
+    remaining_points = models.BigIntegerField()
+    is_pending = models.BooleanField(default=False)
+    available_at = models.DateTimeField()
+    expires_at = models.DateTimeField(null=True, blank=True)
+    expiry_notified_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["account", "created_at", "id"]
+        indexes = [
+            models.Index(
+                fields=["account", "expires_at", "created_at"],
+                condition=Q(remaining_points__gt=0),
+                name="loyalty_lot_spendable",
+            ),
+            models.Index(
+                fields=["expires_at"],
+                condition=Q(remaining_points__gt=0),
+                name="loyalty_lot_to_expire",
+            ),
+            models.Index(
+                fields=["available_at"], condition=Q(is_pending=True), name="loyalty_lot_pending"
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(points__gt=0)
+                & Q(remaining_points__gte=0)
+                & Q(remaining_points__lte=F("points")),
+                name="loyalty_lot_remaining_within_points",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Lot {self.pk}: {self.remaining_points}/{self.points}"
+
+
+class LoyaltyLotConsumption(models.Model):
+    """`points` of `lot` consumed by the debit transaction `debit`."""
+
+    debit = models.ForeignKey(
+        LoyaltyTransaction, on_delete=models.PROTECT, related_name="consumptions"
+    )
+    lot = models.ForeignKey(LoyaltyLot, on_delete=models.PROTECT, related_name="consumptions")
+    points = models.BigIntegerField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(points__gt=0), name="loyalty_lot_consumption_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.points} of lot {self.lot_id} by {self.debit_id}"

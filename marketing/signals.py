@@ -1,0 +1,66 @@
+"""Order receivers: remember the payment status before a save, and after the save enqueue
+the loyalty work its change calls for, once the transaction commits.
+
+- becomes paid (created paid, or changed to paid; never when it already was): award points;
+- refunded or partially refunded (a new status or a new refunded amount), or a paid order
+  cancelled: reverse what it no longer keeps.
+
+The enqueue is `robust`: if the broker is down at commit time the error is logged, the order
+still commits, and `marketing.reconcile_loyalty_points` does the work later.
+"""
+
+from functools import partial
+
+from django.db import transaction
+from django.db.models.signals import post_save, pre_save
+from django.dispatch import receiver
+
+from marketing.tasks import (
+    award_loyalty_points_for_order_task,
+    reverse_loyalty_points_for_order_task,
+)
+from orders.models import Order
+
+PS = Order.PaymentStatus
+PREVIOUS = "_loyalty_previous_payment"
+WATCHED_FIELDS = {"payment_status", "refunded_amount"}
+EARNING_STATUSES = (PS.PAID, PS.PARTIALLY_REFUNDED)
+
+
+@receiver(pre_save, sender=Order, dispatch_uid="marketing.remember_payment_status")
+def remember_payment_status(sender, instance: Order, raw=False, update_fields=None, **kwargs):
+    if raw or instance._state.adding:
+        setattr(instance, PREVIOUS, None)
+        return
+    if update_fields is not None and not WATCHED_FIELDS & set(update_fields):
+        setattr(instance, PREVIOUS, None)
+        return
+    stored = Order.objects.filter(pk=instance.pk).values_list("payment_status", "refunded_amount")
+    setattr(instance, PREVIOUS, stored.first())
+
+
+def _enqueue(task, order_id: int) -> None:
+    transaction.on_commit(partial(task.delay, order_id), robust=True)
+
+
+@receiver(post_save, sender=Order, dispatch_uid="marketing.enqueue_loyalty_work")
+def enqueue_loyalty_work(sender, instance: Order, created: bool, raw=False, **kwargs):
+    previous = instance.__dict__.pop(PREVIOUS, None)
+    if raw:
+        return
+    status = instance.payment_status
+    if created:
+        if status == PS.PAID:
+            _enqueue(award_loyalty_points_for_order_task, instance.pk)
+        return
+    if previous is None:
+        return
+    previous_status, previous_refunded = previous
+    refunded = status in (PS.REFUNDED, PS.PARTIALLY_REFUNDED) and (
+        status != previous_status or instance.refunded_amount != previous_refunded
+    )
+    cancelled_after_payment = status == PS.CANCELLED and previous_status in EARNING_STATUSES
+    if status == PS.PAID and previous_status != PS.PAID:
+        _enqueue(award_loyalty_points_for_order_task, instance.pk)
+    elif refunded or cancelled_after_payment:
+        _enqueue(reverse_loyalty_points_for_order_task, instance.pk)
