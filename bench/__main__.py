@@ -17,9 +17,15 @@ BENCHES = ["calculator", "compiler", "quote", "loyalty"]
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="Run the benchmarks.")
-    parser.add_argument("names", nargs="*", default=BENCHES, choices=BENCHES)
+    parser.add_argument(
+        "names", nargs="*", metavar="name", help=f"{', '.join(BENCHES)} (default: all)"
+    )
     parser.add_argument("--runs", type=int, default=200)
     args = parser.parse_args()
+    unknown = sorted(set(args.names) - set(BENCHES))
+    if unknown:
+        parser.error(f"unknown benchmark {', '.join(unknown)}")
+    args.names = args.names or BENCHES
 
     if "calculator" in args.names:
         sys.argv = [sys.argv[0], "--runs", str(args.runs)]
