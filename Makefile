@@ -62,7 +62,7 @@ test: lint
 	$(TEST_ENV) $(PY) -m pytest $(PYTEST_ARGS)
 
 bench: install
-	$(TEST_ENV) $(PY) -m bench
+	$(TEST_ENV) LOG_LEVEL=WARNING $(PY) -m bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) staticfiles db.sqlite3
