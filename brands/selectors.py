@@ -53,11 +53,6 @@ def staff_brand_by_slug(user, slug: str) -> Brand:
     return brand
 
 
-def user_can_access_brand(user, brand_id: int | None) -> bool:
-    brand_ids = brand_ids_for_user(user)
-    return brand_ids is None or (brand_id is not None and brand_id in brand_ids)
-
-
 def get_current_brand(request) -> Brand | None:
     """The brand a request is about: the authenticated POS device's, the `X-Brand` header's
     (a slug), or the one whose storefront host is the request's host. None when there is none."""

@@ -1,16 +1,15 @@
 """Money: Decimal in the database, integer minor units inside the pricing engines.
 
-The rules, written once:
 - Amounts are stored as `Decimal` with two places (`MoneyField`) next to a currency code.
-- Engines compute in integer minor units (cents). `to_minor` refuses an amount that has more
-  precision than the currency allows instead of rounding it silently.
-- A percentage is an integer of basis points (12.5% = 1250). `percent_of` rounds half up, once.
-- A whole amount is split over parts with `allocate`: largest remainder, ties to the earlier
-  part, so the parts always add up to the whole to the cent.
+- Engines compute in integer minor units (cents); `to_minor` and `from_minor` convert at the
+  edges, and `to_minor` refuses an amount with more precision than the currency allows instead
+  of rounding it silently.
+- Rounding and allocation inside the engines (percentages in basis points rounded half up once,
+  largest-remainder splits with the tie rule) are written once, in the calculator
+  (`promotions/services/calculator.py`, contract in `promotions/ENGINE.md`), and tested there.
 """
 
-from collections.abc import Sequence
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from functools import partial
 
 from django.core.validators import MinValueValidator
@@ -29,7 +28,6 @@ CURRENCY_CHOICES = [
     ("SEK", "Swedish krona"),
     ("JPY", "Japanese yen"),
 ]
-BASIS_POINTS = 10_000
 
 MoneyField = partial(
     models.DecimalField, max_digits=14, decimal_places=2, validators=[MinValueValidator(0)]
@@ -53,39 +51,3 @@ def to_minor(amount: Decimal, currency: str) -> int:
 def from_minor(minor: int, currency: str) -> Decimal:
     exponent = currency_exponent(currency)
     return (Decimal(minor).scaleb(-exponent)).quantize(Decimal(1).scaleb(-max(exponent, 2)))
-
-
-def percent_of(minor: int, basis_points: int) -> int:
-    """`basis_points` of `minor`, rounded half up once (0.329967 -> 0.33)."""
-    value = (Decimal(minor) * basis_points / BASIS_POINTS).to_integral_value(ROUND_HALF_UP)
-    return int(value)
-
-
-def allocate(total: int, weights: Sequence[int]) -> list[int]:
-    """Split `total` over `weights` in proportion, by largest remainder.
-
-    Parts are floors of the exact shares; the cents left over go one each to the parts with the
-    largest remainders, ties to the earlier part. Callers order the weights by their tie rule.
-    With all weights zero the total is split evenly the same way.
-    """
-    if total < 0:
-        raise ValueError("allocate() takes a non-negative total")
-    if not weights:
-        if total:
-            raise ValueError("cannot allocate a non-zero total over no parts")
-        return []
-    if any(weight < 0 for weight in weights):
-        raise ValueError("allocate() takes non-negative weights")
-    weight_sum = sum(weights)
-    if weight_sum == 0:
-        weights, weight_sum = [1] * len(weights), len(weights)
-    parts = []
-    remainders = []
-    for index, weight in enumerate(weights):
-        share, remainder = divmod(total * weight, weight_sum)
-        parts.append(share)
-        remainders.append((-remainder, index))
-    leftover = total - sum(parts)
-    for _, index in sorted(remainders)[:leftover]:
-        parts[index] += 1
-    return parts

@@ -1,12 +1,6 @@
 """Reads for labels."""
 
-from labels.models import CustomerLabel, ProductLabel
-
-
-def customer_label_names(*, customer_id: int) -> set[str]:
-    return set(
-        CustomerLabel.objects.filter(customer_id=customer_id).values_list("label__name", flat=True)
-    )
+from labels.models import ProductLabel
 
 
 def product_label_ids(*, product_ids) -> dict[int, set[int]]:

@@ -12,7 +12,7 @@ from promotions.services.validator import (
     RELATIONS,
     STRUCTURAL_CODES,
     issues_as_fields,
-    promotion_errors_for_activation,
+    promotion_validate,
 )
 
 S = Promotion.Status
@@ -29,7 +29,7 @@ STATUS_TRANSITIONS: dict[str, frozenset[str]] = {
 
 def _refuse_if_invalid(promotion: Promotion, relations: dict[str, Iterable[int]] | None) -> None:
     """A live promotion must have no issue; a draft only none that names a foreign row."""
-    issues = promotion_errors_for_activation(promotion=promotion, relations=relations)
+    issues = promotion_validate(promotion=promotion, relations=relations)
     if promotion.status not in LIVE_STATUSES:
         issues = [issue for issue in issues if issue.code in STRUCTURAL_CODES]
     if issues:

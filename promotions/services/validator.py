@@ -3,7 +3,7 @@
 `promotion_validate` checks one promotion as it would be saved: the instance's own fields plus
 its many-to-many relations, given explicitly (a form or an API payload has them before they are
 saved) or read from the database. A draft may be saved with errors; activating it may not
-(`promotion_errors_for_activation`). The admin form and the API both call this module.
+(`lifecycle._refuse_if_invalid`). The admin form and the API both call this module.
 """
 
 import re
@@ -138,13 +138,6 @@ def promotion_validate(
     _check_params(checker)
     _check_conflicts(checker)
     return checker.issues
-
-
-def promotion_errors_for_activation(
-    *, promotion: Promotion, relations: dict[str, Iterable[int]] | None = None
-) -> list[ValidationIssue]:
-    """A draft may be saved invalid; going live (active or scheduled) needs no issue at all."""
-    return promotion_validate(promotion=promotion, relations=relations)
 
 
 def issues_as_fields(issues: list[ValidationIssue]) -> dict[str, list[str]]:
