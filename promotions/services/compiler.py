@@ -18,7 +18,8 @@ from typing import Any
 
 from django.db import connection
 
-from catalog.models import Category, Product
+from catalog.models import Product
+from catalog.selectors import CategoryTree, category_tree
 from core.money import to_minor
 from promotions.models import Promotion
 from promotions.services.calculator import SCHEMA_VERSION, canonical_json
@@ -101,18 +102,11 @@ class _Catalog:
     """What the compiler reads of the brand's catalog, loaded once per compile."""
 
     currency: str
-    children: dict[int | None, list[int]]
+    tree: CategoryTree
     prices: dict[int, int]
 
     def descendants(self, category_ids) -> list[int]:
-        found: set[int] = set()
-        stack = list(category_ids)
-        while stack:
-            pk = stack.pop()
-            if pk not in found:
-                found.add(pk)
-                stack.extend(self.children.get(pk, ()))
-        return sorted(found)
+        return sorted(self.tree.descendants(category_ids))
 
     def money(self, value: Any) -> int | None:
         amount = decimal_or_none(value)
@@ -120,10 +114,6 @@ class _Catalog:
 
 
 def _load_catalog(promotion: Promotion, product_ids: set[int]) -> _Catalog:
-    children: dict[int | None, list[int]] = {}
-    categories = Category.objects.filter(brand_id=promotion.brand_id).order_by()
-    for pk, parent_id in categories.values_list("id", "parent_id"):
-        children.setdefault(parent_id, []).append(pk)
     currency = promotion.brand.currency
     prices = {
         pk: to_minor(price, currency)
@@ -131,7 +121,9 @@ def _load_catalog(promotion: Promotion, product_ids: set[int]) -> _Catalog:
         .order_by()
         .values_list("id", "price")
     }
-    return _Catalog(currency=currency, children=children, prices=prices)
+    return _Catalog(
+        currency=currency, tree=category_tree(brand_id=promotion.brand_id), prices=prices
+    )
 
 
 @functools.cache
