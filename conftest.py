@@ -1,6 +1,7 @@
 """Fixtures shared by every app's tests."""
 
 import pytest
+from celery._state import _set_task_join_will_block
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
@@ -23,6 +24,10 @@ def _eager_celery():
     celery_app.conf.task_always_eager = True
     yield
     celery_app.conf.task_always_eager = previous
+    # An eager task marks "joining would block" in a process-wide flag and restores it after;
+    # eager tasks run by concurrent test threads can restore each other's value and leave it
+    # set, which would make later `result.get()` calls refuse to wait.
+    _set_task_join_will_block(False)
 
 
 @pytest.fixture(autouse=True)
