@@ -26,6 +26,7 @@ install: $(BIN)/.installed
 run: install
 	DEBUG=$${DEBUG:-1} $(PY) manage.py migrate --noinput
 	DEBUG=$${DEBUG:-1} $(PY) manage.py seed_demo
+	DEBUG=$${DEBUG:-1} $(PY) manage.py install_vip_example
 	DEBUG=$${DEBUG:-1} $(PY) manage.py runserver $(HOST):$(PORT)
 
 # The commands the full stack runs (docker-compose calls these with BIN=/usr/local/bin).
@@ -34,6 +35,7 @@ migrate:
 
 seed:
 	$(PY) manage.py seed_demo
+	$(PY) manage.py install_vip_example
 
 serve:
 	$(PY) manage.py collectstatic --noinput -v 0

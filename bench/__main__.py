@@ -12,7 +12,7 @@ import django
 
 from bench import calculator_bench
 
-BENCHES = ["calculator", "compiler", "quote", "loyalty"]
+BENCHES = ["calculator", "compiler", "quote", "loyalty", "rules", "upload", "sync", "usage"]
 
 
 def main() -> None:
@@ -21,6 +21,7 @@ def main() -> None:
         "names", nargs="*", metavar="name", help=f"{', '.join(BENCHES)} (default: all)"
     )
     parser.add_argument("--runs", type=int, default=200)
+    parser.add_argument("--orders", type=int, default=10_000, help="orders placed by `rules`")
     args = parser.parse_args()
     unknown = sorted(set(args.names) - set(BENCHES))
     if unknown:
@@ -39,7 +40,15 @@ def main() -> None:
     from django.db import connection
     from django.test.utils import setup_test_environment
 
-    from bench import compile_bench, loyalty_bench, quote_bench
+    from bench import (
+        compile_bench,
+        loyalty_bench,
+        quote_bench,
+        rules_bench,
+        sync_bench,
+        upload_bench,
+        usage_bench,
+    )
 
     setup_test_environment()
     old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
@@ -50,6 +59,14 @@ def main() -> None:
             quote_bench.main(runs=args.runs)
         if "loyalty" in database_benches:
             loyalty_bench.main()
+        if "rules" in database_benches:
+            rules_bench.main(orders=args.orders)
+        if "upload" in database_benches:
+            upload_bench.main(runs=args.runs)
+        if "sync" in database_benches:
+            sync_bench.main(runs=args.runs)
+        if "usage" in database_benches:
+            usage_bench.main(runs=args.runs)
     finally:
         connection.creation.destroy_test_db(old_name, verbosity=0)
 

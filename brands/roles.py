@@ -24,12 +24,22 @@ PRODUCT_APPS = [
     "notifications",
     "promotions",
     "loyalty_management",
+    "rules",
 ]
 LOYALTY = "loyalty_management"
 # Adding a ledger transaction is how staff adjust points (through the service, with a reason);
 # nobody changes or deletes one.
 LOYALTY_PROGRAM_EDIT = ["add", "change", "view"]
 LOYALTY_ADJUST = ["add", "view"]
+
+# Rules, their parts and triggers are edited; the firing log is a record, read only.
+RULES_EDIT = [
+    ("rules", "ruletrigger", ALL),
+    ("rules", "rule", ALL),
+    ("rules", "rulecondition", ALL),
+    ("rules", "ruleaction", ALL),
+    ("rules", "rulefiring", VIEW),
+]
 
 BRAND_ADMIN = "Brand admin"
 MARKETING_MANAGER = "Marketing manager"
@@ -56,10 +66,20 @@ ROLE_PERMISSIONS: dict[str, RolePermissions] = {
         ("notifications", "*", VIEW),
         ("promotions", "promotion", ALL),
         ("promotions", "promotionversion", VIEW),
+        # The usage ledger and its counters move only with orders and POS sales: read only.
+        ("promotions", "promotionusage", VIEW),
+        ("promotions", "promotionusagecounter", VIEW),
+        ("promotions", "promotioncustomerusage", VIEW),
+        # What devices uploaded is a record: read only.
+        ("promotions", "posticket", VIEW),
+        ("promotions", "poslog", VIEW),
+        # Published POS bundles are derived data: read only.
+        ("promotions", "bundlerelease", VIEW),
         (LOYALTY, "loyaltyprogram", LOYALTY_PROGRAM_EDIT),
         (LOYALTY, "tier", [*LOYALTY_PROGRAM_EDIT, "delete"]),
         (LOYALTY, "loyaltytransaction", LOYALTY_ADJUST),
         (LOYALTY, "*", VIEW),
+        *RULES_EDIT,
     ],
     MARKETING_MANAGER: [
         ("labels", "label", ALL),
@@ -76,9 +96,13 @@ ROLE_PERMISSIONS: dict[str, RolePermissions] = {
         ("notifications", "notificationtemplate", ALL),
         ("promotions", "promotion", ALL),
         ("promotions", "promotionversion", VIEW),
+        ("promotions", "promotionusage", VIEW),
+        ("promotions", "promotionusagecounter", VIEW),
+        ("promotions", "promotioncustomerusage", VIEW),
         (LOYALTY, "loyaltyprogram", LOYALTY_PROGRAM_EDIT),
         (LOYALTY, "tier", [*LOYALTY_PROGRAM_EDIT, "delete"]),
         (LOYALTY, "*", VIEW),
+        *RULES_EDIT,
     ],
     STORE_MANAGER: [
         ("orders", "order", ["add", "change", "view"]),
@@ -93,6 +117,9 @@ ROLE_PERMISSIONS: dict[str, RolePermissions] = {
         ("customers", "customerbrand", ["view", "add"]),
         ("labels", "label", VIEW),
         ("promotions", "promotion", VIEW),
+        ("promotions", "posticket", VIEW),
+        ("promotions", "poslog", VIEW),
+        ("promotions", "bundlerelease", VIEW),
         (LOYALTY, "loyaltyaccount", VIEW),
     ],
     SUPPORT_AGENT: [
@@ -109,6 +136,7 @@ ROLE_PERMISSIONS: dict[str, RolePermissions] = {
         (LOYALTY, "loyaltyaccount", VIEW),
         (LOYALTY, "loyaltytransaction", LOYALTY_ADJUST),
         (LOYALTY, "loyaltytierperiod", VIEW),
+        ("rules", "*", VIEW),
     ],
     ANALYST: [(app_label, "*", VIEW) for app_label in PRODUCT_APPS],
 }

@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "promotions",
     "loyalty_management",
     "marketing",
+    "rules",
 ]
 
 MIDDLEWARE = [
@@ -176,6 +177,12 @@ SPECTACULAR_SETTINGS = {
         "PromotionStatusEnum": "promotions.models.Promotion.Status",
         "PromotionStackingEnum": "promotions.models.Promotion.Stacking",
         "PromotionTargetEnum": "promotions.models.Promotion.Target",
+        "RuleStatusEnum": "rules.models.Rule.Status",
+        "RuleEventEnum": "rules.models.Event",
+        "RuleConditionEntityEnum": "rules.models.RuleCondition.Entity",
+        "RuleConditionOperatorEnum": "rules.models.RuleCondition.Operator",
+        "RuleActionTypeEnum": "rules.models.RuleAction.Type",
+        "RuleFiringOutcomeEnum": "rules.models.RuleFiring.Outcome",
     },
 }
 
@@ -230,7 +237,29 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "task": "loyalty_management.repair_balance_drift",
         "schedule": 24 * 60 * 60,
     },
+    "rules-daily-sweep": {
+        "task": "rules.daily_sweep",
+        "schedule": 24 * 60 * 60,
+    },
+    "promotions-sync-promotions-to-stores": {
+        "task": "promotions.sync_promotions_to_stores",
+        "schedule": 60,
+    },
+    "promotions-sweep-pos-logs": {
+        "task": "promotions.sweep_pos_logs",
+        "schedule": 60 * 60,
+    },
+    "promotions-reconcile-usage-counters": {
+        "task": "promotions.reconcile_usage_counters",
+        "schedule": 24 * 60 * 60,
+    },
 }
+
+# --- POS uploads ------------------------------------------------------------------------------
+# Device log lines are kept this many days (swept hourly), and a device may send this many
+# lines per minute (a 429 with Retry-After above it).
+POS_LOG_RETENTION_DAYS = int(os.environ.get("POS_LOG_RETENTION_DAYS", "30"))
+POS_LOG_LINES_PER_MINUTE = int(os.environ.get("POS_LOG_LINES_PER_MINUTE", "600"))
 
 # --- Logging and error reporting --------------------------------------------------------------
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")

@@ -11,13 +11,16 @@ api_v1 = [
     path("", include("labels.api.urls")),
     path("", include("notifications.api.urls")),
     path("", include("promotions.api.urls")),
+    path("sync/", include("promotions.api.sync_urls")),
     path("", include("loyalty_management.api.urls")),
+    path("", include("rules.api.urls")),
     path("", include("core.api.urls")),
 ]
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
+    path("basket/", include("orders.urls")),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),

@@ -6,6 +6,8 @@ from django.db import IntegrityError, transaction
 from brands.models import Brand
 from core.errors import ApplicationError, ConflictError
 from customers.models import Customer, CustomerBrand
+from rules.models import Event
+from rules.services.events import rules_event_emit
 
 
 def customer_link_brand(*, customer: Customer, brand: Brand) -> None:
@@ -92,6 +94,9 @@ def customer_create(
     _save(customer)
     if brand is not None:
         customer_link_brand(customer=customer, brand=brand)
+    rules_event_emit(
+        event=Event.CUSTOMER_CREATED, brand_id=brand and brand.pk, customer_id=customer.pk
+    )
     return customer
 
 

@@ -7,6 +7,8 @@ from catalog.models import Product
 from core.errors import ApplicationError, ConflictError
 from customers.models import Customer
 from labels.models import CustomerLabel, Label, ProductLabel
+from rules.models import Event
+from rules.services.events import rules_event_emit
 
 
 def _check_type(label: Label, expected: str) -> None:
@@ -45,19 +47,41 @@ def label_create(*, name: str, type: str, brand: Brand | None, description: str 
 
 @transaction.atomic
 def label_assign_customer(
-    *, label: Label, customer: Customer, actor=None
+    *, label: Label, customer: Customer, actor=None, event_depth: int = 0
 ) -> tuple[CustomerLabel, bool]:
-    """Assign a customer label; assigning it again returns the existing assignment."""
+    """Assign a customer label; assigning it again returns the existing assignment.
+
+    A new assignment emits `customer.labeled` (rules run after commit); `event_depth` counts
+    the rule actions that led here, so rules labeling customers cannot loop forever.
+    """
     _check_type(label, Label.Type.CUSTOMER)
-    return CustomerLabel.objects.get_or_create(
+    assignment, created = CustomerLabel.objects.get_or_create(
         label=label, customer=customer, defaults={"assigned_by": actor}
     )
+    if created:
+        rules_event_emit(
+            event=Event.CUSTOMER_LABELED,
+            brand_id=label.brand_id,
+            customer_id=customer.pk,
+            depth=event_depth,
+        )
+    return assignment, created
 
 
 @transaction.atomic
-def label_unassign_customer(*, label: Label, customer: Customer, actor=None) -> bool:
+def label_unassign_customer(
+    *, label: Label, customer: Customer, actor=None, event_depth: int = 0
+) -> bool:
+    """Remove a customer label; a removal emits `customer.unlabeled` (see the assignment)."""
     _check_type(label, Label.Type.CUSTOMER)
     deleted, _ = CustomerLabel.objects.filter(label=label, customer=customer).delete()
+    if deleted:
+        rules_event_emit(
+            event=Event.CUSTOMER_UNLABELED,
+            brand_id=label.brand_id,
+            customer_id=customer.pk,
+            depth=event_depth,
+        )
     return bool(deleted)
 
 

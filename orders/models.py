@@ -1,6 +1,7 @@
 """Orders and their lines. Totals are derived by `orders.services.pricing`, never typed in."""
 
 from decimal import Decimal
+from typing import NamedTuple
 
 from django.conf import settings
 from django.db import models
@@ -56,6 +57,22 @@ class Order(TimeStampedModel):
     cashback_total = MoneyField(
         default=Decimal("0.00"), help_text="Credited to the customer after payment."
     )
+    # The rule discount (rules of the order.created event), part of `discount_total`.
+    discount_percentage = models.DecimalField(
+        max_digits=5,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="The percentage of the rule discount; empty for amount-only rule discounts.",
+    )
+    discount_amount = MoneyField(default=Decimal("0.00"), help_text="The rule discount.")
+    discount_description = models.CharField(max_length=255, blank=True)
+    rule_discounts = models.JSONField(
+        default=list,
+        blank=True,
+        help_text='Which rule gave what: [{"rule_id", "name", "description", "percentage", '
+        '"amount"}].',
+    )
     engine_version = models.CharField(max_length=16, blank=True)
     bundle_hash = models.CharField(
         max_length=64, blank=True, help_text="The promotions bundle the order was priced with."
@@ -83,10 +100,46 @@ class Order(TimeStampedModel):
             models.CheckConstraint(
                 condition=Q(refunded_amount__lte=F("total")), name="order_refund_within_total"
             ),
+            models.CheckConstraint(
+                condition=Q(discount_amount__gte=0, discount_amount__lte=F("discount_total"))
+                & (
+                    Q(discount_percentage__isnull=True)
+                    | Q(discount_percentage__gt=0, discount_percentage__lte=100)
+                ),
+                name="order_rule_discount_within_discount",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"Order {self.pk}"
+
+    def calculate_total(self) -> "OrderTotals":
+        """The order's totals derived from its lines' prices, the promotion allocations of its
+        lines and the rule discount (`discount_amount`). Placement stores exactly these; they
+        are recomputed here to audit an order."""
+        subtotal = promotions = Decimal("0.00")
+        for line in self.lines.all():
+            subtotal += line.subtotal
+            promotions += sum(
+                (Decimal(a["amount"]) for a in line.allocations if "promotion_id" in a),
+                Decimal("0.00"),
+            )
+        discount = promotions + self.discount_amount
+        return OrderTotals(
+            subtotal=subtotal,
+            promotion_discount=promotions,
+            rule_discount=self.discount_amount,
+            discount_total=discount,
+            total=max(subtotal - discount, Decimal("0.00")),
+        )
+
+
+class OrderTotals(NamedTuple):
+    subtotal: Decimal
+    promotion_discount: Decimal
+    rule_discount: Decimal
+    discount_total: Decimal
+    total: Decimal
 
 
 class OrderLine(models.Model):

@@ -1,32 +1,24 @@
 """Reads for orders: what the pricing pipeline needs to know about a customer."""
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
-
-from django.db.models import Count, Sum
+from zoneinfo import ZoneInfo
 
 from brands.models import Brand, Store
-from core.money import to_minor
 from customers.models import Customer
 from labels.models import CustomerLabel
-from orders.models import Order, OrderPromotion
+from orders.models import Order
 from orders.services.pricing import PricingContext
+from promotions.selectors import customer_promotion_uses, promotion_usage_remaining
+from rules.selectors import CompiledRule, customer_facts
 
 PS = Order.PaymentStatus
-# Orders that never happened do not count as a use of their promotions.
-VOID_PAYMENT_STATUSES = (PS.FAILED, PS.CANCELLED)
 
 
 def customer_promotion_usage(*, customer_id: int) -> dict[int, int]:
-    """How many orders of the customer used each promotion (void orders excluded)."""
-    rows = (
-        OrderPromotion.objects.filter(order__customer_id=customer_id, promotion__isnull=False)
-        .exclude(order__payment_status__in=VOID_PAYMENT_STATUSES)
-        .values("promotion_id")
-        .annotate(uses=Count("order_id", distinct=True))
-        .order_by()
-    )
-    return {row["promotion_id"]: row["uses"] for row in rows}
+    """How many uses of each promotion the customer holds: orders placed and not cancelled,
+    and offline sales (the usage counters, one query)."""
+    return customer_promotion_uses(customer_id=customer_id)
 
 
 def pricing_context_build(
@@ -38,8 +30,11 @@ def pricing_context_build(
     customer: Customer | None = None,
     payment_method: str = "",
     codes: Iterable[str] = (),
+    rules: Sequence[CompiledRule] = (),
 ) -> PricingContext:
-    """The pricing context of a basket: three queries when there is a customer, none without."""
+    """The pricing context of a basket: three queries when there is a customer, none without;
+    with `rules` testing the customer's order count, spend or tier, two more (whatever the
+    number of rules and conditions)."""
     label_ids: tuple[int, ...] = ()
     usage: dict[int, int] = {}
     is_new = False
@@ -51,13 +46,26 @@ def pricing_context_build(
         is_new = not Order.objects.filter(
             customer=customer, payment_status__in=(PS.PAID, PS.PARTIALLY_REFUNDED, PS.REFUNDED)
         ).exists()
+    time_zone = store.time_zone if store is not None else brand.time_zone
+    facts = None
+    if customer is not None and rules:
+        facts = customer_facts(
+            customer=customer,
+            brand_id=brand.pk,
+            at=at,
+            time_zone=ZoneInfo(time_zone),
+            label_ids=label_ids,
+            with_stats=any(rule.needs_customer_stats for rule in rules),
+        )
     return PricingContext(
         brand_id=brand.pk,
         currency=brand.currency,
         channel=channel,
         at=at,
-        time_zone=store.time_zone if store is not None else brand.time_zone,
+        time_zone=time_zone,
         store_id=store and store.pk,
+        store_code=store.code if store is not None else "",
+        customer_facts=facts,
         customer_id=customer and customer.pk,
         customer_label_ids=label_ids,
         is_new_customer=is_new,
@@ -71,57 +79,35 @@ def promotion_remaining(
     *, promotion_ids: Iterable[int], currency: str
 ) -> dict[int, tuple[int | None, int | None]]:
     """`(remaining uses, remaining budget in minor units)` per promotion with such limits,
-    from the orders that used them (void orders excluded): the applied promotions of orders
-    are the usage ledger, so the counts are never stored twice."""
-    from promotions.models import Promotion
-
-    limited = {
-        row["id"]: row
-        for row in Promotion.objects.filter(id__in=list(promotion_ids))
-        .exclude(max_uses_total__isnull=True, budget__isnull=True)
-        .values("id", "max_uses_total", "budget")
-    }
-    if not limited:
-        return {}
-    used = {
-        row["promotion_id"]: row
-        for row in OrderPromotion.objects.filter(promotion_id__in=limited)
-        .exclude(order__payment_status__in=VOID_PAYMENT_STATUSES)
-        .values("promotion_id")
-        .annotate(uses=Count("order_id", distinct=True), given=Sum("amount"))
-        .order_by()
-    }
-    remaining = {}
-    for pk, row in limited.items():
-        usage = used.get(pk, {"uses": 0, "given": None})
-        uses = None if row["max_uses_total"] is None else row["max_uses_total"] - usage["uses"]
-        budget = None
-        if row["budget"] is not None:
-            budget = to_minor(row["budget"] - (usage["given"] or 0), currency)
-        remaining[pk] = (
-            None if uses is None else max(0, uses),
-            None if budget is None else max(0, budget),
-        )
-    return remaining
+    from the usage counters the ledger moves (`promotions.services.usage`; one query)."""
+    return promotion_usage_remaining(promotion_ids=promotion_ids, currency=currency)
 
 
-def promotions_with_live_limits(*, promotions: list[dict], currency: str) -> list[dict]:
-    """The compiled promotions with their remaining uses and budget as of now (one or two
-    queries, only when some promotion has such a limit)."""
+def promotions_with_live_limits(
+    *, promotions: list[dict], currency: str, exhausted: Collection[int] = ()
+) -> list[dict]:
+    """The compiled promotions with their remaining uses and budget as of now (one query, only
+    when some promotion has such a limit). The promotions in `exhausted` get none left (an
+    order lost their last use to a concurrent one)."""
     limited = [
         p["id"]
         for p in promotions
         if (p.get("limits") or {}).get("remaining_uses") is not None
         or (p.get("limits") or {}).get("remaining_budget") is not None
     ]
-    if not limited:
+    if not limited and not exhausted:
         return list(promotions)
-    remaining = promotion_remaining(promotion_ids=limited, currency=currency)
+    remaining = promotion_remaining(promotion_ids=limited, currency=currency) if limited else {}
+    remaining.update((pk, (0, 0)) for pk in exhausted)
     live = []
     for promotion in promotions:
         if promotion["id"] in remaining:
             uses, budget = remaining[promotion["id"]]
-            limits = {**promotion["limits"], "remaining_uses": uses, "remaining_budget": budget}
+            limits = {
+                **(promotion.get("limits") or {}),
+                "remaining_uses": uses,
+                "remaining_budget": budget,
+            }
             promotion = {**promotion, "limits": limits}
         live.append(promotion)
     return live

@@ -8,13 +8,14 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
-from brands.admin import BrandListFilter, BrandScopedAdminMixin
-from brands.models import Brand, Store
+from brands.admin import BrandListFilter, BrandScopedAdminMixin, StoreListFilter
+from brands.models import Brand, PosDevice, Store
 from brands.selectors import scope_to_user_brands
 from core.errors import ApplicationError
 from labels.models import Label
 from orders.models import Order
-from promotions.models import Promotion, PromotionVersion
+from promotions.models import PosLog, PosTicket, Promotion, PromotionUsage, PromotionVersion
+from promotions.selectors import promotion_usage_counts
 from promotions.services.lifecycle import (
     LIVE_STATUSES,
     promotion_delete,
@@ -190,7 +191,7 @@ class PromotionAdmin(BrandScopedAdminMixin, admin.ModelAdmin):
     list_select_related = ["brand"]
     search_fields = ["name", "code", "description"]
     ordering = ["-priority", "id"]
-    readonly_fields = ["version", "compiled_hash", "compiled_view"]
+    readonly_fields = ["version", "compiled_hash", "compiled_view", "usage_view"]
     filter_horizontal = RELATIONS
     inlines = [PromotionVersionInline]
     actions = ["activate", "pause", "end"]
@@ -223,6 +224,7 @@ class PromotionAdmin(BrandScopedAdminMixin, admin.ModelAdmin):
                     "budget",
                     "max_discount_per_order",
                     "min_eligible_subtotal",
+                    "usage_view",
                 ]
             },
         ),
@@ -281,6 +283,24 @@ class PromotionAdmin(BrandScopedAdminMixin, admin.ModelAdmin):
             fields += ["status", "brand"]
         return fields
 
+    @admin.display(description="Used")
+    def usage_view(self, obj: Promotion) -> str:
+        if obj.pk is None:
+            return "Not used yet."
+        uses, given = promotion_usage_counts(promotion_id=obj.pk)
+        of_uses = "" if obj.max_uses_total is None else f" of {obj.max_uses_total}"
+        of_budget = "" if obj.budget is None else f" of a {obj.budget} budget"
+        ledger = reverse("admin:promotions_promotionusage_changelist")
+        return format_html(
+            '{} uses{}, {} given{} (<a href="{}?promotion__id__exact={}">usage ledger</a>)',
+            uses,
+            of_uses,
+            given,
+            of_budget,
+            ledger,
+            obj.pk,
+        )
+
     @admin.display(description="Compiled form")
     def compiled_view(self, obj: Promotion) -> str:
         return format_html("<pre>{}</pre>", json.dumps(obj.compiled, indent=2, sort_keys=True))
@@ -321,3 +341,200 @@ class PromotionAdmin(BrandScopedAdminMixin, admin.ModelAdmin):
     @admin.action(description="End the selected promotions", permissions=["change"])
     def end(self, request, queryset):
         self._move(request, queryset, Promotion.Status.ENDED)
+
+
+# --- What POS devices upload: tickets and logs, read only -----------------------------------
+
+
+class PosDeviceListFilter(admin.SimpleListFilter):
+    """Filter by one of the user's POS devices."""
+
+    title = "device"
+    parameter_name = "device"
+
+    def lookups(self, request, model_admin):
+        devices = scope_to_user_brands(
+            PosDevice.objects.select_related("store__brand"), request.user, "store__brand"
+        )
+        return [(str(device.pk), str(device)) for device in devices]
+
+    def queryset(self, request, queryset):
+        if self.value():
+            return queryset.filter(device=self.value())
+        return queryset
+
+
+class ReadOnlyAdminMixin:
+    """Rows written only by the upload services: listed and viewed, never changed."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+def _json_block(value) -> str:
+    return format_html("<pre>{}</pre>", json.dumps(value, indent=2, sort_keys=True))
+
+
+@admin.register(PosTicket)
+class PosTicketAdmin(ReadOnlyAdminMixin, BrandScopedAdminMixin, admin.ModelAdmin):
+    """Tickets priced offline; a mismatch shows the device's and the server's results."""
+
+    brand_path = "store__brand"
+    list_display = [
+        "ticket_id",
+        "status",
+        "overrun",
+        "total",
+        "currency",
+        "device",
+        "store",
+        "local_time",
+        "received_at",
+    ]
+    list_filter = [
+        "status",
+        "overrun",
+        "unverifiable_reason",
+        PosDeviceListFilter,
+        StoreListFilter,
+        BrandListFilter,
+        "received_at",
+    ]
+    list_select_related = ["device__store__brand", "store__brand"]
+    search_fields = ["=ticket_id", "bundle_hash"]
+    date_hierarchy = "received_at"
+    fieldsets = [
+        (
+            None,
+            {
+                "fields": [
+                    "ticket_id",
+                    "device",
+                    "store",
+                    "customer",
+                    "local_time",
+                    "received_at",
+                    "status",
+                    "unverifiable_reason",
+                    "overrun",
+                    "overrun_promotion_ids",
+                    "engine_version",
+                    "bundle_hash",
+                    "payload_hash",
+                    ("subtotal", "discount_total", "total", "currency"),
+                ]
+            },
+        ),
+        ("Difference (device against server)", {"fields": ["diff_view"]}),
+        ("Results", {"fields": ["device_result_view", "server_result_view"]}),
+        ("Inputs", {"classes": ["collapse"], "fields": ["basket_view", "context_view"]}),
+    ]
+    readonly_fields = [
+        "diff_view",
+        "device_result_view",
+        "server_result_view",
+        "basket_view",
+        "context_view",
+    ]
+
+    @admin.display(description="Difference")
+    def diff_view(self, obj: PosTicket) -> str:
+        if not obj.diff:
+            return "None."
+        return format_html(
+            "<table><tr><th>path</th><th>device</th><th>server</th></tr>{}</table>",
+            format_html_join(
+                "",
+                "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+                (
+                    (
+                        entry["path"],
+                        json.dumps(entry["device"]) if "device" in entry else "(missing)",
+                        json.dumps(entry["server"]) if "server" in entry else "(missing)",
+                    )
+                    for entry in obj.diff
+                ),
+            ),
+        )
+
+    @admin.display(description="Device result")
+    def device_result_view(self, obj: PosTicket) -> str:
+        return _json_block(obj.device_result)
+
+    @admin.display(description="Server result")
+    def server_result_view(self, obj: PosTicket) -> str:
+        if obj.server_result is None:
+            return "Not computed (unverifiable)."
+        return _json_block(obj.server_result)
+
+    @admin.display(description="Basket")
+    def basket_view(self, obj: PosTicket) -> str:
+        return _json_block(obj.basket)
+
+    @admin.display(description="Context")
+    def context_view(self, obj: PosTicket) -> str:
+        return _json_block(obj.context)
+
+
+@admin.register(PosLog)
+class PosLogAdmin(ReadOnlyAdminMixin, BrandScopedAdminMixin, admin.ModelAdmin):
+    """Device log lines, kept `POS_LOG_RETENTION_DAYS` days; search the message."""
+
+    brand_path = "store__brand"
+    list_display = ["logged_at", "level", "short_message", "device", "store", "received_at"]
+    list_filter = ["level", PosDeviceListFilter, StoreListFilter, BrandListFilter, "logged_at"]
+    list_select_related = ["device__store__brand", "store__brand"]
+    search_fields = ["message"]
+    date_hierarchy = "logged_at"
+    fields = ["device", "store", "level", "logged_at", "received_at", "message", "context_view"]
+    readonly_fields = fields
+
+    @admin.display(description="message")
+    def short_message(self, obj: PosLog) -> str:
+        return obj.message if len(obj.message) <= 120 else obj.message[:119] + "…"
+
+    @admin.display(description="Context")
+    def context_view(self, obj: PosLog) -> str:
+        return _json_block(obj.context)
+
+
+@admin.register(PromotionUsage)
+class PromotionUsageAdmin(ReadOnlyAdminMixin, BrandScopedAdminMixin, admin.ModelAdmin):
+    """The usage ledger: reservations, commits and releases of online orders, offline POS
+    uses (an overrun took a promotion past a limit). Append-only: never changed here."""
+
+    brand_path = "promotion__brand"
+    list_display = [
+        "created_at",
+        "kind",
+        "promotion",
+        "uses",
+        "amount",
+        "source",
+        "order",
+        "customer",
+        "overrun",
+    ]
+    list_filter = ["kind", "overrun", BrandListFilter, "created_at"]
+    list_select_related = ["promotion", "customer", "order"]
+    search_fields = ["=source", "promotion__name"]
+    date_hierarchy = "created_at"
+    fields = [
+        "promotion",
+        "kind",
+        "uses",
+        "amount",
+        "source",
+        "order",
+        "customer",
+        "overrun",
+        "created_at",
+    ]
+    readonly_fields = fields
+    show_full_result_count = False

@@ -7,6 +7,7 @@ savepoint that is rolled back, so each starts from the same two brands of `build
 """
 
 import copy
+import gzip
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -35,11 +36,43 @@ from notifications.services import NotificationService
 from notifications.tests.factories import NotificationTemplateFactory
 from promotions.services.lifecycle import promotion_save
 from promotions.tests.factories import PromotionFactory
+from rules.models import Rule, RuleTrigger
+from rules.services.authoring import vip_example_install
 
 SCHEMA_URL = "/api/schema/"
 JSON = "application/json"
 EXAMPLES_PER_OPERATION = 24
-APPLICATION = get_wsgi_application()
+
+
+def decoding_content(application):
+    """Decode gzip-encoded bodies, as an HTTP client does; the WSGI transport does not."""
+
+    def decoded(environ, start_response):
+        started = {}
+        result = application(
+            environ,
+            lambda status, headers, exc_info=None: started.update(status=status, headers=headers),
+        )
+        try:
+            body = b"".join(result)
+        finally:
+            getattr(result, "close", lambda: None)()
+        headers = started["headers"]
+        if any(k.lower() == "content-encoding" and v == "gzip" for k, v in headers):
+            body = gzip.decompress(body)
+            headers = [
+                (k, v)
+                for k, v in headers
+                if k.lower() not in ("content-encoding", "content-length")
+            ]
+            headers.append(("Content-Length", str(len(body))))
+        start_response(started["status"], headers)
+        return [body]
+
+    return decoded
+
+
+APPLICATION = decoding_content(get_wsgi_application())
 SCHEMA = schemathesis.openapi.from_wsgi(SCHEMA_URL, APPLICATION)
 # Each caller sends its own credentials; random ones would only ever meet a 401.
 SCHEMA.config.generation.update(with_security_parameters=False)
@@ -115,6 +148,7 @@ def build_world() -> World:
             event=template.event, payload={"points": 5}, customer=tenant.customer
         )
         messages.append(notification.inbox_message.pk)
+    vip_example_install()
     tenants = (a, b)
     products = [p.pk for t in tenants for p in (t.product, t.cheap_product, t.inactive_product)]
     path_ids = {
@@ -125,6 +159,8 @@ def build_world() -> World:
         "orders": [t.order.pk for t in tenants],
         "products": products,
         "promotions": [promotion.pk for promotion in promotions],
+        "rules": list(Rule.objects.values_list("pk", flat=True)),
+        "rule-triggers": list(RuleTrigger.objects.values_list("pk", flat=True)),
     }
     values = {
         "brand": [t.brand.slug for t in tenants],
@@ -140,6 +176,7 @@ def build_world() -> World:
         "label": path_ids["labels"],
         "labels": [path_ids["labels"][:1]],
         "promotion_id": path_ids["promotions"],
+        "trigger": list(RuleTrigger.objects.values_list("code", flat=True)),
         "sku": [t.product.sku for t in tenants],
         "username": [a.customer.email],
         "password": ["pass-word-123"],

@@ -74,7 +74,18 @@ class PaymentStatusInputSerializer(serializers.Serializer):
 
 
 class AllocationSerializer(serializers.Serializer):
-    promotion_id = serializers.IntegerField()
+    """A part of a line's discount: from a promotion (`promotion_id`) or a rule (`rule_id`)."""
+
+    promotion_id = serializers.IntegerField(required=False)
+    rule_id = serializers.IntegerField(required=False)
+    amount = serializers.DecimalField(max_digits=14, decimal_places=2)
+
+
+class RuleDiscountSerializer(serializers.Serializer):
+    rule_id = serializers.IntegerField()
+    name = serializers.CharField()
+    description = serializers.CharField()
+    percentage = serializers.DecimalField(max_digits=5, decimal_places=2, allow_null=True)
     amount = serializers.DecimalField(max_digits=14, decimal_places=2)
 
 
@@ -135,6 +146,9 @@ class OrderOutputSerializer(serializers.ModelSerializer):
             "currency",
             "subtotal",
             "discount_total",
+            "discount_percentage",
+            "discount_amount",
+            "discount_description",
             "total",
             "refunded_amount",
             "cashback_total",
@@ -157,8 +171,11 @@ class OrderDetailOutputSerializer(OrderOutputSerializer):
             "bundle_hash",
             "lines",
             "applied_promotions",
+            "rule_discounts",
         ]
         read_only_fields = fields
+
+    rule_discounts = RuleDiscountSerializer(many=True, read_only=True)
 
 
 MONEY = {"max_digits": 14, "decimal_places": 2}
@@ -191,10 +208,15 @@ class QuoteOutputSerializer(serializers.Serializer):
     currency = serializers.CharField()
     subtotal = serializers.DecimalField(**MONEY)
     discount_total = serializers.DecimalField(**MONEY)
+    promotion_discount_total = serializers.DecimalField(**MONEY)
+    rule_discount_total = serializers.DecimalField(**MONEY)
     total = serializers.DecimalField(**MONEY)
     cashback_total = serializers.DecimalField(**MONEY)
     lines = QuoteLineSerializer(many=True)
     promotions = QuotePromotionSerializer(many=True)
+    rule_discounts = RuleDiscountSerializer(
+        many=True, help_text="Rule discounts (order.created rules), after the promotions."
+    )
     cashback = serializers.ListField(child=serializers.DictField())
     suggestions = serializers.ListField(
         child=serializers.DictField(),

@@ -9,6 +9,10 @@ Allowed transitions (anything else is refused with `invalid_payment_transition`)
 
 `refunded` and `cancelled` are final. A partial refund that brings the refunded amount up to
 the order total makes the order `refunded`.
+
+Promotion usage follows in the same transaction: paid commits the uses the order reserved,
+cancelled releases them (gives them back). A failed payment keeps them: the order may still be
+paid on a new attempt; only its cancellation frees its uses.
 """
 
 from decimal import Decimal
@@ -18,8 +22,17 @@ from django.utils import timezone
 
 from core.errors import ApplicationError, NotFoundError
 from orders.models import Order, PaymentStatusChange
+from promotions.services.usage import usage_commit, usage_release
+from rules.models import Event
+from rules.services.events import rules_event_emit
 
 PS = Order.PaymentStatus
+# The rule events a new payment status emits (their rules run after commit).
+RULE_EVENTS = {
+    PS.PAID: Event.ORDER_PAID,
+    PS.REFUNDED: Event.ORDER_REFUNDED,
+    PS.PARTIALLY_REFUNDED: Event.ORDER_REFUNDED,
+}
 ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
     PS.PENDING: frozenset({PS.PAID, PS.FAILED, PS.CANCELLED}),
     PS.FAILED: frozenset({PS.PENDING, PS.CANCELLED}),
@@ -117,4 +130,13 @@ def order_set_payment_status(
         device=device,
         note=note,
     )
+    if to_status == PS.PAID:
+        usage_commit(order=order)
+    elif to_status == PS.CANCELLED:
+        usage_release(order=order)
+    event = RULE_EVENTS.get(to_status)
+    if event is not None:
+        rules_event_emit(
+            event=event, brand_id=order.brand_id, customer_id=order.customer_id, order_id=order.pk
+        )
     return order

@@ -2,9 +2,10 @@
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 
 from django.db import IntegrityError, transaction
 from django.db.models import Q
@@ -19,11 +20,17 @@ from customers.services import customer_link_brand
 from labels.selectors import product_label_ids
 from orders.models import Order, OrderLine, OrderPromotion
 from orders.selectors import pricing_context_build, promotions_with_live_limits
-from orders.services.pricing import BasketLine, PricedBasket, price_basket
+from orders.services.pricing import BasketLine, PricedBasket, allocations_text, price_basket
 from promotions.selectors import brand_bundle
+from promotions.services.usage import usage_reserve
+from rules.engine import EventContext, firings_run
+from rules.models import Event
+from rules.selectors import rules_for_event
 
 MAX_LINES = 500
 MAX_QUANTITY = 10_000
+# Pricing attempts of an order whose promotion uses were taken by concurrent orders meanwhile.
+USAGE_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -97,9 +104,11 @@ def basket_price(
     payment_method: str = "",
     codes: Sequence[str] = (),
     at: datetime | None = None,
+    exhausted: Collection[int] = (),
 ) -> PricedBasket:
     """Price a basket against the brand's live promotions, as an order placed now (or `at`)
-    would be. Writes nothing: quotes and order placement both go through here."""
+    would be. Writes nothing: quotes and order placement both go through here. The promotions
+    in `exhausted` are priced as having no use left."""
     if store is not None and store.brand_id != brand.id:
         raise ApplicationError(
             "The store belongs to another brand.",
@@ -111,6 +120,7 @@ def basket_price(
             "Unknown channel.", code="invalid_channel", fields={"channel": ["Unknown."]}
         )
     basket_lines = basket_lines_resolve(brand=brand, lines=lines)
+    rules = rules_for_event(event=Event.ORDER_CREATED, brand_id=brand.pk)
     context = pricing_context_build(
         brand=brand,
         channel=channel,
@@ -119,11 +129,18 @@ def basket_price(
         customer=customer,
         payment_method=payment_method,
         codes=codes,
+        rules=rules,
     )
     promotions, bundle_hash = brand_bundle(brand_id=brand.id)
-    promotions = promotions_with_live_limits(promotions=promotions, currency=brand.currency)
+    promotions = promotions_with_live_limits(
+        promotions=promotions, currency=brand.currency, exhausted=exhausted
+    )
     return price_basket(
-        lines=basket_lines, context=context, promotions=promotions, bundle_hash=bundle_hash
+        lines=basket_lines,
+        context=context,
+        promotions=promotions,
+        bundle_hash=bundle_hash,
+        rules=rules,
     )
 
 
@@ -143,6 +160,13 @@ def order_place(
 
     With an `idempotency_key`, a replay of the same request returns the first order
     (`created` False); the same key with a different request is a conflict.
+
+    Usage limits are exact: the order reserves a use (and the amount given) of each promotion
+    it applies, in its transaction (`promotions.services.usage.usage_reserve`). When a
+    concurrent order took the last use or the rest of a budget in between, the basket is priced
+    again with the live limits (a smaller budget caps the discount) and the order retried; the
+    last attempt prices the refused promotions as exhausted. The order never gets a discount
+    the limits did not allow.
     """
     codes = sorted({code.strip().upper() for code in codes if code.strip()})
     fingerprint = _fingerprint(
@@ -157,35 +181,64 @@ def order_place(
         existing = _replayed(brand, idempotency_key, fingerprint)
         if existing is not None:
             return existing, False
-    priced = basket_price(
-        brand=brand,
-        lines=lines,
-        channel=channel,
-        store=store,
-        customer=customer,
-        payment_method=payment_method,
-        codes=codes,
+    refused: set[int] = set()
+    for attempt in range(1, USAGE_ATTEMPTS + 1):
+        priced = basket_price(
+            brand=brand,
+            lines=lines,
+            channel=channel,
+            store=store,
+            customer=customer,
+            payment_method=payment_method,
+            codes=codes,
+            exhausted=refused if attempt == USAGE_ATTEMPTS else (),
+        )
+        try:
+            with transaction.atomic():
+                order = _order_write(
+                    brand,
+                    store,
+                    channel,
+                    customer,
+                    payment_method,
+                    codes,
+                    priced,
+                    idempotency_key,
+                    fingerprint,
+                )
+                refused_now = usage_reserve(order=order, applied=_usage_amounts(priced))
+                if refused_now:
+                    raise _UsageRefused(refused_now)
+        except _UsageRefused as error:
+            refused |= error.promotion_ids
+            continue
+        except IntegrityError:
+            # A concurrent request with the same idempotency key won the race.
+            existing = _replayed(brand, idempotency_key, fingerprint) if idempotency_key else None
+            if existing is None:
+                raise
+            return existing, False
+        return order, True
+    raise ConflictError(
+        "Promotion limits changed while the order was placed; please try again.",
+        code="promotion_usage_contended",
     )
-    try:
-        with transaction.atomic():
-            order = _order_write(
-                brand,
-                store,
-                channel,
-                customer,
-                payment_method,
-                codes,
-                priced,
-                idempotency_key,
-                fingerprint,
-            )
-    except IntegrityError:
-        # A concurrent request with the same idempotency key won the race.
-        existing = _replayed(brand, idempotency_key, fingerprint) if idempotency_key else None
-        if existing is None:
-            raise
-        return existing, False
-    return order, True
+
+
+class _UsageRefused(Exception):
+    """Rolls back an order whose promotion uses could not all be reserved."""
+
+    def __init__(self, promotion_ids: set[int]) -> None:
+        super().__init__(sorted(promotion_ids))
+        self.promotion_ids = promotion_ids
+
+
+def _usage_amounts(priced: PricedBasket) -> dict[int, Decimal]:
+    """What the order gives of each promotion it applied (a discount or cashback)."""
+    amounts: dict[int, int] = {}
+    for entry in (*priced.result.get("applied", ()), *priced.result.get("cashback", ())):
+        amounts[entry["promotion_id"]] = amounts.get(entry["promotion_id"], 0) + entry["amount"]
+    return {pk: priced.money(minor) for pk, minor in amounts.items()}
 
 
 def _order_write(
@@ -204,6 +257,10 @@ def _order_write(
         discount_total=money(priced.discount_total),
         total=money(priced.total),
         cashback_total=money(priced.cashback_total),
+        discount_percentage=priced.discount_percentage,
+        discount_amount=money(priced.rule_discount_total),
+        discount_description=priced.discount_description[:255],
+        rule_discounts=priced.as_dict()["rule_discounts"],
         engine_version=priced.result.get("engine_version") or "",
         bundle_hash=priced.result.get("bundle_hash") or "",
         idempotency_key=key or None,
@@ -218,17 +275,40 @@ def _order_write(
             quantity=p.line.quantity,
             unit_price=money(p.line.unit_price),
             line_discount=money(p.discount),
-            allocations=[
-                {"promotion_id": a["promotion_id"], "amount": str(money(a["amount"]))}
-                for a in p.allocations
-            ],
+            allocations=allocations_text(p.allocations, priced.text),
         )
         for p in priced.lines
     )
     OrderPromotion.objects.bulk_create(_applied_rows(order, priced))
     if customer is not None:
         customer_link_brand(customer=customer, brand=brand)
+    _order_created_rules_run(order, priced)
     return order
+
+
+def _order_created_rules_run(order: Order, priced: PricedBasket) -> None:
+    """Run the other actions of the order.created rules that priced the order, and log them,
+    inside the order's transaction (a failing action is logged and does not undo the order)."""
+    match = priced.rule_match
+    if match is None or not (match.rules or match.broken):
+        return
+    given: dict[int, list[str]] = {}
+    for discount in priced.rule_discounts:
+        given.setdefault(discount.rule_id, []).append(priced.text(discount.amount))
+    firings_run(
+        match,
+        EventContext(
+            event=Event.ORDER_CREATED,
+            event_id=f"order:{order.pk}",
+            brand_id=order.brand_id,
+            at=order.created_at,
+            object_type="order",
+            object_id=order.pk,
+            customer=order.customer,
+            order=order,
+            applied_discounts=given,
+        ),
+    )
 
 
 def _applied_rows(order: Order, priced: PricedBasket) -> list[OrderPromotion]:

@@ -131,6 +131,13 @@ def _allocate(
 # --- input ----------------------------------------------------------------------------------
 
 
+def split_by_weights(total: int, weights: Sequence[int]) -> list[int]:
+    """Split `total` over parts in proportion to `weights` by largest remainder, leftover units
+    to the earlier part on ties (the rule the engine uses for lines, see ENGINE.md)."""
+    count = len(weights)
+    return _allocate(total, range(count), weights, [0] * count, [False] * count)
+
+
 def _integer(value: Any, what: str, minimum: int = 0) -> int:
     if type(value) is not int or value < minimum or value > MAX_AMOUNT:
         raise ValueError(f"{what} must be an integer between {minimum} and {MAX_AMOUNT}")

@@ -285,7 +285,7 @@ def _epoch(value) -> int | None:
 
 def _limits(promotion: Promotion, catalog: _Catalog) -> dict:
     """The limits, with the remaining uses and budget as of compiling (pricing refreshes them
-    from the orders; see `orders.selectors.promotions_with_live_limits`)."""
+    from the usage counters; see `orders.selectors.promotions_with_live_limits`)."""
     from orders.selectors import promotion_remaining
 
     budget = catalog.money(promotion.budget)

@@ -5,7 +5,7 @@ from collections.abc import Iterable
 from django.db import transaction
 
 from core.errors import ApplicationError, ConflictError, NotFoundError
-from promotions.models import Promotion, PromotionVersion
+from promotions.models import Promotion, PromotionUsage, PromotionVersion
 from promotions.selectors import bundle_invalidate
 from promotions.services.compiler import content_hash, promotion_compile
 from promotions.services.validator import (
@@ -25,6 +25,14 @@ STATUS_TRANSITIONS: dict[str, frozenset[str]] = {
     S.PAUSED: frozenset({S.ACTIVE, S.SCHEDULED, S.ENDED}),
     S.ENDED: frozenset(),
 }
+
+
+def _after_commit_refresh_bundles(brand_id: int) -> None:
+    """After commit: drop the brand's cached bundle and publish its stores' POS bundles."""
+    from promotions.tasks import sync_promotions_to_stores_task
+
+    transaction.on_commit(lambda: bundle_invalidate(brand_id=brand_id))
+    transaction.on_commit(lambda: sync_promotions_to_stores_task.delay(brand_id=brand_id))
 
 
 def _refuse_if_invalid(promotion: Promotion, relations: dict[str, Iterable[int]] | None) -> None:
@@ -60,7 +68,7 @@ def promotion_record_version(*, promotion: Promotion, actor=None) -> Promotion:
         created_by=actor if getattr(actor, "pk", None) else None,
     )
     brand_id = promotion.brand_id
-    transaction.on_commit(lambda: bundle_invalidate(brand_id=brand_id))
+    _after_commit_refresh_bundles(brand_id)
     return promotion
 
 
@@ -113,11 +121,15 @@ def promotion_delete(*, promotion_id: int) -> None:
     promotion = Promotion.objects.select_for_update().filter(pk=promotion_id).first()
     if promotion is None:
         raise NotFoundError("Promotion not found.", code="promotion_not_found")
-    if promotion.status != S.DRAFT or OrderPromotion.objects.filter(promotion=promotion).exists():
+    used = (
+        OrderPromotion.objects.filter(promotion=promotion).exists()
+        or PromotionUsage.objects.filter(promotion=promotion).exists()
+    )
+    if promotion.status != S.DRAFT or used:
         raise ConflictError(
             "Only a draft that priced no order can be deleted; end the promotion instead.",
             code="promotion_not_deletable",
         )
     brand_id = promotion.brand_id
     promotion.delete()
-    transaction.on_commit(lambda: bundle_invalidate(brand_id=brand_id))
+    _after_commit_refresh_bundles(brand_id)

@@ -6,12 +6,12 @@ from django.utils import timezone
 from catalog.tests.factories import CategoryFactory, ProductFactory
 from labels.models import Label
 from labels.tests.factories import LabelFactory
-from orders.models import OrderPromotion
 from orders.tests.factories import place_order
 from promotions.models import Promotion
 from promotions.services.calculator import calculate
 from promotions.services.compiler import content_hash, promotion_compile
 from promotions.services.lifecycle import promotion_save
+from promotions.services.usage import usage_reserve
 from promotions.tests.factories import PromotionFactory
 
 pytestmark = pytest.mark.django_db
@@ -42,14 +42,7 @@ def test_money_and_percentages_become_minor_units_and_basis_points():
     product = ProductFactory(brand=promotion.brand, price=Decimal("4.00"))
     for _ in range(3):  # three orders used it, 1.00 each
         order = place_order(brand=promotion.brand, products_and_quantities=[(product, 1)])
-        OrderPromotion.objects.create(
-            order=order,
-            promotion=promotion,
-            promotion_version=1,
-            name=promotion.name,
-            type=promotion.type,
-            amount=Decimal("1.00"),
-        )
+        usage_reserve(order=order, applied={promotion.pk: Decimal("1.00")})
 
     compiled = promotion_compile(promotion=promotion)
 
