@@ -20,7 +20,8 @@ from promotions.services.lifecycle import promotion_save
 T = Promotion.Type
 
 
-def _promotion(brand, rng, products, index) -> None:
+def random_promotion(brand, rng, products, index) -> None:
+    """An active promotion of a common type over 8 random products (shared by the benches)."""
     kind = rng.choice(
         [T.PERCENT_DISCOUNT, T.AMOUNT_DISCOUNT, T.BOGO, T.MIX_MATCH, T.THRESHOLD, T.CASHBACK]
     )
@@ -71,7 +72,7 @@ def main(runs: int = 200) -> None:
     print(f"{'promotions':>10} {'lines':>6} {'median ms':>10} {'p95 ms':>10}")
     for count in (10, 100):
         while created < count:
-            _promotion(brand, rng, products, created)
+            random_promotion(brand, rng, products, created)
             created += 1
         bundle_invalidate(brand_id=brand.pk)
         for lines in (5, 50):

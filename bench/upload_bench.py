@@ -12,6 +12,7 @@ from decimal import Decimal
 from django.test import Client
 from django.utils import timezone
 
+from bench.quote_bench import random_promotion
 from brands.models import Brand, Store
 from brands.services import pos_device_create
 from catalog.models import Product
@@ -19,37 +20,11 @@ from core.money import to_minor
 from promotions.models import PosTicket, Promotion
 from promotions.services.calculator import ENGINE_VERSION, calculate
 from promotions.services.engine_input import engine_context
-from promotions.services.lifecycle import promotion_save
 from promotions.services.sync import bundle_publish
 
 T = Promotion.Type
 BATCH = 100
 UPLOAD = "/api/v1/sync/upload_usage/"
-
-
-def _promotion(brand, rng, products, index) -> None:
-    kind = rng.choice(
-        [T.PERCENT_DISCOUNT, T.AMOUNT_DISCOUNT, T.BOGO, T.MIX_MATCH, T.THRESHOLD, T.CASHBACK]
-    )
-    params = {
-        T.PERCENT_DISCOUNT: {"percent": "10"},
-        T.AMOUNT_DISCOUNT: {"amount": "0.50", "mode": "per_unit"},
-        T.BOGO: {"buy_quantity": 2, "get_quantity": 1, "percent": "100"},
-        T.MIX_MATCH: {"quantity": 3, "price": "5.00"},
-        T.THRESHOLD: {"tiers": [{"min_subtotal": "50.00", "amount": "5.00"}]},
-        T.CASHBACK: {"percent": "5"},
-    }[kind]
-    promotion = Promotion(
-        brand=brand,
-        name=f"Bench {index}",
-        type=kind,
-        status="active",
-        priority=rng.randint(0, 10),
-        stacking=rng.choice(["standard", "standard", "stackable"]),
-        params=params,
-    )
-    scope = rng.sample(products, 8)
-    promotion_save(promotion=promotion, relations={"products": [p.pk for p in scope]})
 
 
 def _tickets(rng, store, products, bundle, lines: int, prefix: str) -> list[dict]:
@@ -129,7 +104,7 @@ def main(runs: int = 200) -> None:
     )
     for count in (10, 100):
         while created < count:
-            _promotion(brand, rng, products, created)
+            random_promotion(brand, rng, products, created)
             created += 1
         bundle_publish(store=store)
         bundle = client.get("/api/v1/sync/active_promotions/").json()

@@ -15,6 +15,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from brands.admin import BrandScopedAdminMixin
+from core.admin import ReadOnlyInlineMixin
 from core.errors import ApplicationError
 from loyalty_management.models import (
     LoyaltyAccount,
@@ -26,20 +27,6 @@ from loyalty_management.models import (
 from loyalty_management.services.ledger import MAX_ADJUSTMENT, account_adjust
 
 ADJUST_PERMISSION = "loyalty_management.add_loyaltytransaction"
-
-
-class ReadOnlyInline:
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class TierInline(admin.TabularInline):
@@ -76,7 +63,7 @@ class LoyaltyProgramAdmin(BrandScopedAdminMixin, admin.ModelAdmin):
         return False  # accounts and their ledger refer to it: deactivate it instead
 
 
-class TransactionInline(ReadOnlyInline, admin.TabularInline):
+class TransactionInline(ReadOnlyInlineMixin, admin.TabularInline):
     model = LoyaltyTransaction
     fields = ["created_at", "kind", "points", "order", "reason", "actor", "multiplier"]
     readonly_fields = fields
@@ -84,7 +71,7 @@ class TransactionInline(ReadOnlyInline, admin.TabularInline):
     show_change_link = True
 
 
-class TierPeriodInline(ReadOnlyInline, admin.TabularInline):
+class TierPeriodInline(ReadOnlyInlineMixin, admin.TabularInline):
     model = LoyaltyTierPeriod
     fields = ["tier", "started_at", "ended_at", "reason"]
     readonly_fields = fields

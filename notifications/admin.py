@@ -6,6 +6,7 @@ only superusers change global templates and see global webhook endpoints
 from django.contrib import admin, messages
 
 from brands.admin import BrandScopedAdminMixin
+from core.admin import ReadOnlyAdminMixin, ReadOnlyInlineMixin
 from core.errors import ApplicationError
 from notifications.models import (
     DeliveryAttempt,
@@ -16,33 +17,6 @@ from notifications.models import (
     WebhookEndpoint,
 )
 from notifications.services import notification_delivery_retry
-
-
-class ReadOnlyInlineMixin:
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
-class ReadOnlyAdminMixin:
-    """A record, not a form: listed and viewed, never added, changed or deleted by hand."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(NotificationTemplate)

@@ -11,6 +11,7 @@ from django.utils.html import format_html, format_html_join
 from brands.admin import BrandListFilter, BrandScopedAdminMixin, StoreListFilter
 from brands.models import Brand, PosDevice, Store
 from brands.selectors import scope_to_user_brands
+from core.admin import ReadOnlyAdminMixin
 from core.errors import ApplicationError
 from labels.models import Label
 from orders.models import Order
@@ -362,19 +363,6 @@ class PosDeviceListFilter(admin.SimpleListFilter):
         if self.value():
             return queryset.filter(device=self.value())
         return queryset
-
-
-class ReadOnlyAdminMixin:
-    """Rows written only by the upload services: listed and viewed, never changed."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 def _json_block(value) -> str:

@@ -26,6 +26,7 @@ from brands.admin import (
     register_brand_scoped_choices,
 )
 from brands.selectors import brand_ids_for_user, scope_to_user_brands
+from core.admin import ReadOnlyAdminMixin
 from core.errors import ApplicationError
 from customers.models import Customer
 from orders.models import Order
@@ -361,7 +362,7 @@ class FiringRuleFilter(admin.SimpleListFilter):
 
 
 @admin.register(RuleFiring)
-class RuleFiringAdmin(BrandScopedAdminMixin, admin.ModelAdmin):
+class RuleFiringAdmin(ReadOnlyAdminMixin, BrandScopedAdminMixin, admin.ModelAdmin):
     """What rules did, event by event: listed and viewed only."""
 
     brand_path = "brand"
@@ -402,12 +403,3 @@ class RuleFiringAdmin(BrandScopedAdminMixin, admin.ModelAdmin):
     @admin.display(description="actions")
     def actions_view(self, obj) -> str:
         return format_html("<pre>{}</pre>", json.dumps(obj.actions, indent=2, sort_keys=True))
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -11,21 +11,10 @@ from django.contrib.auth.models import Group
 from brands.roles import BRAND_ADMIN
 from brands.tests.factories import BrandFactory, StaffUserFactory, StoreFactory
 from catalog.tests.factories import ProductFactory
+from core.tests.browser import chromium_launch
 from customers.services import customer_create
 from orders.tests.factories import place_order
 
-# Playwright's sync API runs an event loop in this thread; the ORM calls here are synchronous.
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 # Kept after the run (in /tmp) so a person can look at what the browser saw.
 SCREENSHOT = str(Path(tempfile.gettempdir()) / "admin_orders_brand_staff.png")
 
@@ -61,7 +50,7 @@ def test_brand_staff_sees_only_their_orders_in_a_real_browser(live_server, order
     staff.staff_brands.add(orders_of_two_brands["burger-a"][0].brand)
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = chromium_launch(playwright)
         try:
             page = browser.new_page()
             # When they log in through the admin's login form

@@ -2,7 +2,6 @@
 the green VIP alert with 10% off and the right total, and places the order; a non-VIP customer
 sees full price; the page fits a 375px phone screen."""
 
-import os
 import tempfile
 from contextlib import contextmanager
 from decimal import Decimal
@@ -12,24 +11,13 @@ import pytest
 
 from brands.tests.factories import BrandFactory
 from catalog.tests.factories import ProductFactory
+from core.tests.browser import chromium_launch
 from customers.services import customer_create
 from labels.models import Label
 from labels.services import label_assign_customer
 from orders.models import Order
 from rules.models import Rule, RuleAction, RuleCondition, RuleTrigger
 
-# Playwright's sync API runs an event loop in this thread; the ORM calls here are synchronous.
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 PASSWORD = "pass-word-123"
 MINUS = "\u2212"  # as the page prints it
 TOTALS = ("subtotal", "discount", "total")
@@ -73,7 +61,7 @@ def chromium():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = chromium_launch(playwright)
         try:
             yield browser
         finally:

@@ -16,22 +16,11 @@ from django.utils import timezone
 from brands.roles import MARKETING_MANAGER, STORE_MANAGER
 from brands.tests.factories import BrandFactory, StaffUserFactory, StoreFactory
 from catalog.tests.factories import ProductFactory
+from core.tests.browser import chromium_launch
 from promotions.models import Promotion
 from promotions.services.lifecycle import promotion_save
 from promotions.tests.factories import PromotionFactory
 
-# Playwright's sync API runs an event loop in this thread; the ORM calls here are synchronous.
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 # Kept after the run (in /tmp) so a person can look at what the browser saw.
 SCREENSHOT = str(Path(tempfile.gettempdir()) / "admin_promotion_preview.png")
 SCREENSHOT_PAGE = str(Path(tempfile.gettempdir()) / "admin_promotion_preview_page.png")
@@ -66,7 +55,7 @@ def _log_in(page, base_url: str, next_path: str) -> None:
 
 
 def _launch(playwright):
-    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    browser = chromium_launch(playwright)
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     page.set_default_timeout(TIMEOUT_MS)
     errors: list[str] = []

@@ -2,7 +2,6 @@
 deployment notes (label, trigger, rule, condition, action, each on its own add page), then the
 rule is checked as configured and a VIP customer's new order gets 10% off."""
 
-import os
 import tempfile
 from decimal import Decimal
 from pathlib import Path
@@ -11,24 +10,13 @@ import pytest
 
 from brands.tests.factories import BrandFactory, StaffUserFactory, StoreFactory
 from catalog.tests.factories import ProductFactory
+from core.tests.browser import chromium_launch
 from customers.services import customer_create
 from labels.models import Label
 from labels.services import label_assign_customer
 from orders.services.placement import LineRequest, order_place
 from rules.models import Event, Rule, RuleTrigger
 
-# Playwright's sync API runs an event loop in this thread; the ORM calls here are synchronous.
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 TIMEOUT_MS = 15_000
 # Kept after the run (in /tmp) so a person can look at what the browser saw.
 SCREENSHOT = str(Path(tempfile.gettempdir()) / "admin_rules_vip_setup.png")
@@ -36,7 +24,7 @@ SCREENSHOT_DRY_RUN = str(Path(tempfile.gettempdir()) / "admin_rules_vip_dry_run.
 
 
 def _launch(playwright):
-    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    browser = chromium_launch(playwright)
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     page.set_default_timeout(TIMEOUT_MS)
     errors: list[str] = []
