@@ -509,6 +509,46 @@ def _backdate(ages: list[tuple[int, timedelta]], now) -> None:
     PaymentStatusChange.objects.bulk_update(changes, ["created_at"], batch_size=500)
 
 
+# A few live promotions per brand, so quotes, the basket page and the POS bundles have something
+# to apply: (name, type, params, scope: "all" or the slug of a top-level category).
+DEMO_PROMOTIONS = [
+    (
+        "Spend 30, save 3",
+        "threshold",
+        {"tiers": [{"min_subtotal": "30.00", "amount": "3.00"}]},
+        "all",
+    ),
+    ("Buy 2, get 1 free", "bogo", {"buy_quantity": 2, "get_quantity": 1, "percent": "100"}, 0),
+    ("10% off", "percent_discount", {"percent": "10"}, 1),
+]
+
+
+def _seed_promotions(brands: dict[str, Brand], result: DemoResult) -> None:
+    from promotions.models import Promotion
+    from promotions.services.lifecycle import promotion_save
+
+    now = timezone.now()
+    for brand in brands.values():
+        existing = set(Promotion.objects.filter(brand=brand).values_list("name", flat=True))
+        tops = list(Category.objects.filter(brand=brand, parent__isnull=True).order_by("id"))
+        for name, kind, params, scope in DEMO_PROMOTIONS:
+            if name in existing:
+                continue
+            promotion = Promotion(
+                brand=brand,
+                name=name,
+                type=kind,
+                status=Promotion.Status.ACTIVE,
+                starts_at=now - timedelta(days=1),
+                ends_at=now + timedelta(days=365),
+                params=params,
+                all_products=scope == "all",
+            )
+            relations = None if scope == "all" else {"categories": [tops[scope % len(tops)].pk]}
+            promotion_save(promotion=promotion, relations=relations)
+            result.created["promotions"] += 1
+
+
 def _slug(name: str) -> str:
     return name.lower().replace(" ", "-")
 
@@ -534,4 +574,5 @@ def demo_seed(
             _seed_catalog(brands[spec.slug], spec, products_per_brand, labels, progress, result)
         _seed_customers(customers, brands, labels, progress, result)
         _seed_orders(orders, brands, progress, result)
+        _seed_promotions(brands, result)
     return result

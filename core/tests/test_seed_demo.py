@@ -17,6 +17,7 @@ from core.demo import VIP_COUNT, VIP_LABEL
 from customers.models import Customer, CustomerBrand
 from labels.models import CustomerLabel, Label, ProductLabel
 from orders.models import Order, OrderLine, PaymentStatusChange
+from promotions.models import Promotion
 
 pytestmark = pytest.mark.django_db
 
@@ -33,6 +34,7 @@ MODELS = [
     ProductLabel,
     Order,
     OrderLine,
+    Promotion,
     PaymentStatusChange,
     get_user_model(),
 ]
@@ -88,6 +90,11 @@ def test_seed_demo_builds_a_realistic_demo():
     assert not paid.filter(paid_at__lt=F("created_at")).exists()
     oldest = Order.objects.order_by("created_at").first().created_at
     assert timezone.now() - oldest > timedelta(days=14)
+    # Live promotions for quotes, the basket page and the POS bundles, compiled and valid.
+    for brand in Brand.objects.all():
+        live = Promotion.objects.filter(brand=brand, status=Promotion.Status.ACTIVE)
+        assert live.count() == 3
+        assert not live.filter(compiled__isnull=True).exists()
 
 
 def test_printed_logins_and_device_keys_work(client):
