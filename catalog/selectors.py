@@ -1,7 +1,7 @@
 """Reads for the catalog."""
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from catalog.models import Category
 
@@ -11,6 +11,7 @@ class CategoryTree:
     """A brand's category tree, loaded in one query; walk it as often as needed."""
 
     children: dict[int | None, list[int]]
+    by_slug: dict[str, list[int]] = field(default_factory=dict)  # lower-case slug → ids
 
     def descendants(self, category_ids: Iterable[int]) -> set[int]:
         """The given categories and all their descendants."""
@@ -26,10 +27,12 @@ class CategoryTree:
 
 def category_tree(*, brand_id: int) -> CategoryTree:
     children: dict[int | None, list[int]] = {}
-    tree = Category.objects.filter(brand_id=brand_id).order_by().values_list("id", "parent_id")
-    for pk, parent_id in tree:
+    by_slug: dict[str, list[int]] = {}
+    tree = Category.objects.filter(brand_id=brand_id).order_by()
+    for pk, parent_id, slug in tree.values_list("id", "parent_id", "slug"):
         children.setdefault(parent_id, []).append(pk)
-    return CategoryTree(children=children)
+        by_slug.setdefault(slug.lower(), []).append(pk)
+    return CategoryTree(children=children, by_slug=by_slug)
 
 
 def category_descendant_ids(*, brand_id: int, category_ids: Iterable[int]) -> set[int]:

@@ -84,7 +84,7 @@ def _iso(instant: datetime) -> str:
     return instant.isoformat().replace("+00:00", "Z")
 
 
-def _json_with_raw(fields: dict, raw: dict[str, str]) -> bytes:
+def json_with_raw(fields: dict, raw: dict[str, str]) -> bytes:
     """Canonical JSON of `fields` with the values of `raw` spliced in as JSON text already
     serialised (the compiled promotions are stored as canonical JSON; never parsed again)."""
     text = json.dumps(
@@ -98,7 +98,8 @@ def _json_with_raw(fields: dict, raw: dict[str, str]) -> bytes:
     return text.encode("ascii")
 
 
-def _json_list(canonicals: list[str]) -> str:
+def json_list(canonicals: list[str]) -> str:
+    """A JSON list of values already serialised."""
     return "[" + ",".join(canonicals) + "]"
 
 
@@ -136,7 +137,7 @@ def _store_version_of(release: BundleRelease) -> StoreVersion:
         generated_at=fields["generated_at"],
         valid_from=_iso(release.valid_from),
         valid_until=_iso(release.valid_until),
-        body=_json_with_raw(fields, {}),
+        body=json_with_raw(fields, {}),
     )
 
 
@@ -211,7 +212,7 @@ def release_bundle_build(*, release: BundleRelease) -> bytes | None:
             "valid_until": _iso(release.valid_until),
         },
     }
-    return _json_with_raw(fields, {"promotions": _json_list(canonicals)})
+    return json_with_raw(fields, {"promotions": json_list(canonicals)})
 
 
 def store_bundle_gzip(*, store: Store, current: StoreVersion) -> bytes | None:
@@ -263,12 +264,12 @@ def store_bundle_delta(*, store: Store, since: int, current: StoreVersion) -> by
         if changed is not None:
             by_id = dict(zip(sorted(added + updated, key=int), changed, strict=True))
             raw = {
-                "added": _json_list([by_id[pk] for pk in sorted(added, key=int)]),
-                "updated": _json_list([by_id[pk] for pk in sorted(updated, key=int)]),
+                "added": json_list([by_id[pk] for pk in sorted(added, key=int)]),
+                "updated": json_list([by_id[pk] for pk in sorted(updated, key=int)]),
             }
             fields["full_required"] = False
             fields["removed"] = sorted(int(pk) for pk in old if pk not in new)
-    body = _json_with_raw(fields, raw)
+    body = json_with_raw(fields, raw)
     cache.set(key, body, SYNC_BYTES_TTL)
     return body
 

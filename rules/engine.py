@@ -23,20 +23,16 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
-from core.money import to_minor
-from rules.models import Event, RuleFiring
+from core.money import from_minor, to_minor
+from promotions.services.calculator import percent_of
+from rules.models import RuleFiring
 from rules.params import CATEGORY, FIELDS, LABEL_OPERATORS, ConditionSpec
 from rules.selectors import CompiledRule, CustomerFacts, OrderFacts
 
 logger = logging.getLogger(__name__)
-BASIS_POINTS = 10_000
 
 
 # --- Matching (pure) ------------------------------------------------------------------------
-
-
-def _customer_value(facts: CustomerFacts, name: str):
-    return getattr(facts, name)
 
 
 def _compare(operator: str, actual, expected) -> bool:
@@ -85,7 +81,7 @@ def condition_holds(
         if spec.operator in LABEL_OPERATORS:
             has = spec.label_id in customer.label_ids
             return has if spec.operator == "HAS_LABEL" else not has
-        return _compare(spec.operator, _customer_value(customer, spec.field), spec.value)
+        return _compare(spec.operator, getattr(customer, spec.field), spec.value)
     if order is None:
         return False
     if spec.entity == "ORDER":
@@ -161,18 +157,12 @@ class RuleDiscount:
     amount: int  # minor units
 
 
-def discount_plan(
+def _discounts(
     rules: Sequence[CompiledRule], *, subtotal: int, remaining: int, currency: str
 ) -> list[RuleDiscount]:
-    """The DISCOUNT actions of the firing rules, in priority order, in minor units.
-
-    Each discount is computed on its base: what remains after promotions (`base` "remaining",
-    the default) or the original subtotal (`base` "subtotal"); a percentage rounds half up
-    once; `max_amount` caps it. Together they never exceed what remains after promotions, so
-    the order total never goes below zero: a later discount gets only what is left.
-    """
+    """Every DISCOUNT action of `rules` in order, with what it gives (zero included)."""
     left = remaining
-    plan = []
+    given = []
     for rule in rules:
         for action_type, params in rule.actions:
             if action_type != "DISCOUNT":
@@ -180,25 +170,38 @@ def discount_plan(
             base = subtotal if params["base"] == "subtotal" else remaining
             percentage = Decimal(params["percentage"]) if "percentage" in params else None
             if percentage is not None:
-                basis_points = int(percentage * 100)
-                amount = (2 * base * basis_points + BASIS_POINTS) // (2 * BASIS_POINTS)
+                amount = percent_of(base, int(percentage * 100))
             else:
                 amount = to_minor(Decimal(params["amount"]), currency)
             if "max_amount" in params:
                 amount = min(amount, to_minor(Decimal(params["max_amount"]), currency))
             amount = max(0, min(amount, left))
             left -= amount
-            if amount:
-                plan.append(
-                    RuleDiscount(
-                        rule_id=rule.id,
-                        name=rule.name,
-                        description=params["description"] or rule.name,
-                        percentage=percentage,
-                        amount=amount,
-                    )
+            given.append(
+                RuleDiscount(
+                    rule_id=rule.id,
+                    name=rule.name,
+                    description=params["description"] or rule.name,
+                    percentage=percentage,
+                    amount=amount,
                 )
-    return plan
+            )
+    return given
+
+
+def discount_plan(
+    rules: Sequence[CompiledRule], *, subtotal: int, remaining: int, currency: str
+) -> list[RuleDiscount]:
+    """The DISCOUNT actions of the firing rules that give something, in priority order, in
+    minor units.
+
+    Each discount is computed on its base: what remains after promotions (`base` "remaining",
+    the default) or the original subtotal (`base` "subtotal"); a percentage rounds half up
+    once; `max_amount` caps it. Together they never exceed what remains after promotions, so
+    the order total never goes below zero: a later discount gets only what is left.
+    """
+    discounts = _discounts(rules, subtotal=subtotal, remaining=remaining, currency=currency)
+    return [discount for discount in discounts if discount.amount]
 
 
 # --- Running actions and logging ----------------------------------------------------------------
@@ -364,15 +367,13 @@ def rule_dry_run(*, rule, customer=None, order=None, at: datetime | None = None)
     """Evaluate `rule` against a customer and/or a stored order and describe what would happen.
     Reads only: no action runs, nothing is logged. For an order, the discount is computed on
     the order as it was priced before its own rule discounts."""
-    from zoneinfo import ZoneInfo
-
-    from rules.selectors import customer_facts, order_facts, rule_compile
+    from rules.selectors import brand_time_zone, customer_facts, order_facts, rule_compile
 
     at = at or timezone.now()
     if order is not None and customer is None:
         customer = order.customer
     brand = rule.brand or (order.brand if order is not None else None)
-    zone = ZoneInfo(brand.time_zone) if brand is not None else timezone.get_current_timezone()
+    zone = brand_time_zone(brand)
     compiled = rule_compile(rule=rule, brand_id=brand.pk if brand is not None else None)
     notes = []
     if rule.status != "ENABLED":
@@ -397,43 +398,24 @@ def rule_dry_run(*, rule, customer=None, order=None, at: datetime | None = None)
         orders_facts = order_facts(order=order, total=before_rules)
     results = conditions_results(compiled, facts, orders_facts)
     fires = rule_holds(compiled, results) and not notes
-    discounts: dict[int, str] = {}
+    amounts = iter(())
     if fires and order is not None:
-        from core.money import from_minor
-
         currency = order.currency
-        plan = discount_plan(
+        given = _discounts(
             [compiled],
             subtotal=to_minor(order.subtotal, currency),
             remaining=to_minor(orders_facts.total, currency),
             currency=currency,
         )
-        discounts = {
-            index: str(from_minor(entry.amount, currency)) for index, entry in enumerate(plan)
-        }
-    descriptions, discount_index = [], 0
-    for action_type, params in compiled.actions:
-        amount = None
-        if action_type == "DISCOUNT" and order is not None and fires:
-            amount = discounts.get(discount_index, "0.00")
-            discount_index += 1
-        descriptions.append(_action_description(action_type, params, amount))
+        amounts = (str(from_minor(discount.amount, currency)) for discount in given)
+    descriptions = [
+        _action_description(
+            action_type, params, next(amounts, None) if action_type == "DISCOUNT" else None
+        )
+        for action_type, params in compiled.actions
+    ]
     conditions = [
         (str(condition), holds)
         for condition, holds in zip(rule.conditions.order_by("group", "id"), results, strict=True)
     ]
     return DryRun(fires, "", conditions, descriptions if fires else [], notes)
-
-
-__all__ = [
-    "Event",
-    "EventContext",
-    "Match",
-    "RuleDiscount",
-    "condition_holds",
-    "discount_plan",
-    "evaluate",
-    "firings_run",
-    "rule_dry_run",
-    "rules_match",
-]

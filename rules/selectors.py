@@ -5,12 +5,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from django.core.cache import cache
 from django.db.models import Count, F, Q, Sum
 from django.utils import timezone
 
-from catalog.models import Category
+from catalog.selectors import CategoryTree, category_tree
 from labels.models import CustomerLabel, Label
 from rules.models import Rule, RuleAction, RuleCondition
 from rules.params import CATEGORY, FIELDS, ConditionSpec, action_params_clean, condition_parse
@@ -71,6 +72,11 @@ class OrderFacts:
     lines: tuple[LineFacts, ...] = field(default_factory=tuple)
 
 
+def brand_time_zone(brand):
+    """The zone a brand's dates are read in (the default zone for events of no brand)."""
+    return ZoneInfo(brand.time_zone) if brand is not None else timezone.get_current_timezone()
+
+
 def rules_cache_invalidate() -> None:
     """Every cached rule list is rebuilt on its next read (old entries age out)."""
     try:
@@ -79,7 +85,7 @@ def rules_cache_invalidate() -> None:
         cache.set(GENERATION_KEY, 1, None)
 
 
-def _compile(rule: Rule, conditions, actions, categories, labels) -> CompiledRule:
+def _compile(rule: Rule, conditions, actions, tree: CategoryTree | None, labels) -> CompiledRule:
     specs: list[ConditionSpec] = []
     clean_actions: list[tuple[str, dict]] = []
     broken = ""
@@ -99,7 +105,7 @@ def _compile(rule: Rule, conditions, actions, categories, labels) -> CompiledRul
                     spec.entity,
                     spec.field,
                     spec.operator,
-                    frozenset().union(*(categories.get(slug, frozenset()) for slug in wanted)),
+                    frozenset(_categories_below(tree, wanted)),
                     None,
                     spec.group,
                 )
@@ -132,22 +138,11 @@ def _compile(rule: Rule, conditions, actions, categories, labels) -> CompiledRul
     )
 
 
-def _category_ids_by_slug(brand_id: int) -> dict[str, frozenset[int]]:
-    """Each category slug of the brand → the ids of that category and everything below it."""
-    rows = list(Category.objects.filter(brand_id=brand_id).values_list("id", "parent_id", "slug"))
-    children: dict[int | None, list[int]] = {}
-    for pk, parent_id, _slug in rows:
-        children.setdefault(parent_id, []).append(pk)
-    by_slug: dict[str, set[int]] = {}
-    for pk, _parent, slug in rows:
-        found, stack = set(), [pk]
-        while stack:
-            current = stack.pop()
-            if current not in found:
-                found.add(current)
-                stack.extend(children.get(current, ()))
-        by_slug.setdefault(slug.lower(), set()).update(found)
-    return {slug: frozenset(ids) for slug, ids in by_slug.items()}
+def _categories_below(tree: CategoryTree | None, slugs) -> set[int]:
+    """The ids of the categories with these slugs and of everything below them."""
+    if tree is None:
+        return set()
+    return tree.descendants(pk for slug in slugs for pk in tree.by_slug.get(slug, ()))
 
 
 def _customer_labels_by_name(brand_id: int | None) -> dict[str, int]:
@@ -186,19 +181,17 @@ def rules_load(*, event: str, brand_id: int) -> list[CompiledRule]:
     wants_labels = any(
         a.action_type in ("ADD_LABEL", "REMOVE_LABEL") for acts in actions.values() for a in acts
     )
-    categories = _category_ids_by_slug(brand_id) if wants_categories else {}
+    tree = category_tree(brand_id=brand_id) if wants_categories else None
     labels = _customer_labels_by_name(brand_id) if wants_labels else {}
-    return [
-        _compile(rule, conditions[rule.pk], actions[rule.pk], categories, labels) for rule in rules
-    ]
+    return [_compile(rule, conditions[rule.pk], actions[rule.pk], tree, labels) for rule in rules]
 
 
 def rule_compile(*, rule: Rule, brand_id: int | None) -> CompiledRule:
     """One rule compiled for a brand, from the database (for dry runs)."""
     conditions = list(rule.conditions.order_by("group", "id"))
     actions = list(rule.actions.order_by("position", "id"))
-    categories = _category_ids_by_slug(brand_id) if brand_id is not None else {}
-    return _compile(rule, conditions, actions, categories, _customer_labels_by_name(brand_id))
+    tree = category_tree(brand_id=brand_id) if brand_id is not None else None
+    return _compile(rule, conditions, actions, tree, _customer_labels_by_name(brand_id))
 
 
 def rules_for_event(*, event: str, brand_id: int) -> list[CompiledRule]:

@@ -260,7 +260,7 @@ def _order_write(
         discount_percentage=priced.discount_percentage,
         discount_amount=money(priced.rule_discount_total),
         discount_description=priced.discount_description[:255],
-        rule_discounts=priced.as_dict()["rule_discounts"],
+        rule_discounts=priced.rule_discounts_wire(),
         engine_version=priced.result.get("engine_version") or "",
         bundle_hash=priced.result.get("bundle_hash") or "",
         idempotency_key=key or None,

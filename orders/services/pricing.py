@@ -125,6 +125,21 @@ class PricedBasket:
     def text(self, minor: int | None) -> str | None:
         return None if minor is None else str(self.money(minor))
 
+    def rule_discounts_wire(self) -> list[dict]:
+        """Which rule gave what, amounts as decimal strings (stored on the order as well)."""
+        return [
+            {
+                "rule_id": discount.rule_id,
+                "name": discount.name,
+                "description": discount.description,
+                "percentage": None
+                if discount.percentage is None
+                else str(discount.percentage.quantize(Decimal("0.01"))),
+                "amount": self.text(discount.amount),
+            }
+            for discount in self.rule_discounts
+        ]
+
     def as_dict(self) -> dict:
         """The wire form: amounts as decimal strings in the basket currency."""
         text = self.text
@@ -161,18 +176,7 @@ class PricedBasket:
                 }
                 for applied in self.result.get("applied", ())
             ],
-            "rule_discounts": [
-                {
-                    "rule_id": discount.rule_id,
-                    "name": discount.name,
-                    "description": discount.description,
-                    "percentage": None
-                    if discount.percentage is None
-                    else str(discount.percentage.quantize(Decimal("0.01"))),
-                    "amount": text(discount.amount),
-                }
-                for discount in self.rule_discounts
-            ],
+            "rule_discounts": self.rule_discounts_wire(),
             "cashback": [
                 {**entry, "amount": text(entry["amount"])}
                 for entry in self.result.get("cashback", ())

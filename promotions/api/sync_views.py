@@ -6,7 +6,6 @@ ETags and send them.
 """
 
 import gzip
-import json
 
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
@@ -37,6 +36,8 @@ from promotions.selectors import (
     SYNC_GZIP_LEVEL,
     StoreVersion,
     engine_source,
+    json_list,
+    json_with_raw,
     store_bundle_delta,
     store_bundle_gzip,
     store_current_promotions,
@@ -209,8 +210,7 @@ class SyncPromotionView(SyncView):
             "version": current.version,
             "hash": current.bundle_hash,
         }
-        body = json.dumps(fields, sort_keys=True, separators=(",", ":"))
-        return _json(f'{body[:-1]},"promotion":{canonicals[0]}}}'.encode("ascii"))
+        return _json(json_with_raw(fields, {"promotion": canonicals[0]}))
 
 
 class SyncBulkGetView(SyncView):
@@ -238,9 +238,7 @@ class SyncBulkGetView(SyncView):
             "hash": current.bundle_hash,
             "missing": missing,
         }
-        body = json.dumps(fields, sort_keys=True, separators=(",", ":"))
-        promotions = "[" + ",".join(canonicals) + "]"
-        return _send(request, f'{body[:-1]},"promotions":{promotions}}}'.encode("ascii"))
+        return _send(request, json_with_raw(fields, {"promotions": json_list(canonicals)}))
 
 
 class SyncEngineView(SyncView):

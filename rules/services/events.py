@@ -19,7 +19,7 @@ from brands.models import Brand
 from customers.models import Customer
 from rules.engine import EventContext, evaluate
 from rules.models import Event, RuleFiring
-from rules.selectors import customers_facts, order_facts, rules_for_event
+from rules.selectors import brand_time_zone, customers_facts, order_facts, rules_for_event
 
 logger = logging.getLogger(__name__)
 
@@ -56,12 +56,6 @@ def rules_event_emit(
     }
     transaction.on_commit(partial(rules_evaluate_event_task.delay, **kwargs), robust=True)
     return event_id
-
-
-def _time_zone(brand: Brand | None):
-    from zoneinfo import ZoneInfo
-
-    return ZoneInfo(brand.time_zone) if brand is not None else timezone.get_current_timezone()
 
 
 def rules_event_evaluate(
@@ -111,7 +105,7 @@ def _event_evaluate(event, event_id, brand_id, customer_id, order_id, depth, at)
         customer=customer,
         order=order,
         order_facts=order_facts(order=order) if order is not None else None,
-        time_zone=_time_zone(brand),
+        time_zone=brand_time_zone(brand),
         depth=depth,
     )
     return evaluate(event, ctx)
@@ -127,7 +121,7 @@ def rules_daily_sweep(*, at: datetime | None = None) -> int:
         rules = rules_for_event(event=Event.SCHEDULE_DAILY, brand_id=brand.pk)
         if not rules:
             continue
-        zone = _time_zone(brand)
+        zone = brand_time_zone(brand)
         day = timezone.localtime(at, zone).date().isoformat()
         with_stats = any(rule.needs_customer_stats for rule in rules)
         after = 0
