@@ -261,6 +261,16 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
 POS_LOG_RETENTION_DAYS = int(os.environ.get("POS_LOG_RETENTION_DAYS", "30"))
 POS_LOG_LINES_PER_MINUTE = int(os.environ.get("POS_LOG_LINES_PER_MINUTE", "600"))
 
+# --- Cache resilience and throttling ------------------------------------------------------
+
+# --- Transactional outbox ---------------------------------------------------------------------
+
+# --- Authentication, lockout and passwords ---------------------------------------------------
+
+# --- Personal data and retention --------------------------------------------------------------
+
+# --- Deployment and security headers ----------------------------------------------------------
+
 # --- Logging and error reporting --------------------------------------------------------------
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
 LOGGING = {
