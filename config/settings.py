@@ -209,6 +209,14 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Synced into django-celery-beat's tables when beat starts; editable in the admin afterwards.
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
+    "core-outbox-sweep": {
+        "task": "core.outbox_sweep",
+        "schedule": 60,
+    },
+    "core-outbox-purge": {
+        "task": "core.outbox_purge",
+        "schedule": 24 * 60 * 60,
+    },
     "notifications-requeue-stale-deliveries": {
         "task": "notifications.requeue_stale_deliveries",
         "schedule": 5 * 60,
@@ -264,6 +272,12 @@ POS_LOG_LINES_PER_MINUTE = int(os.environ.get("POS_LOG_LINES_PER_MINUTE", "600")
 # --- Cache resilience and throttling ------------------------------------------------------
 
 # --- Transactional outbox ---------------------------------------------------------------------
+# What must happen after a commit is written in the same transaction and sent to the broker after
+# it (core/outbox.py). A message not done is sent again this long after its last send, the
+# delay doubling each time up to the maximum; done messages are kept this many days.
+OUTBOX_RESEND_AFTER_SECONDS = int(os.environ.get("OUTBOX_RESEND_AFTER_SECONDS", "300"))
+OUTBOX_RESEND_MAX_SECONDS = int(os.environ.get("OUTBOX_RESEND_MAX_SECONDS", "3600"))
+OUTBOX_RETENTION_DAYS = int(os.environ.get("OUTBOX_RETENTION_DAYS", "7"))
 
 # --- Authentication, lockout and passwords ---------------------------------------------------
 

@@ -33,6 +33,9 @@ logger = logging.getLogger(__name__)
 PS = Order.PaymentStatus
 Kind = LoyaltyTransaction.Kind
 EARNED_EVENT = "loyalty.points.earned"
+# Payment statuses in which an order earns: paid, or paid and partly refunded (it earns on what
+# the customer kept when the refund came before the award).
+EARNING_STATUSES = (PS.PAID, PS.PARTIALLY_REFUNDED)
 # Payment statuses after which an order keeps none, or part, of what it earned.
 FULLY_REVERSED_STATUSES = (PS.REFUNDED, PS.CANCELLED)
 REVERSAL_STATUSES = (PS.REFUNDED, PS.PARTIALLY_REFUNDED, PS.CANCELLED)
@@ -49,8 +52,9 @@ def _order_lock(order_id: int) -> Order | None:
 
 def order_earning_amount(order: Order) -> Decimal:
     """What earns points: the amount paid after discounts, less what was paid with loyalty
-    points or wallet credit. Orders have no such payments yet, so it is the order total."""
-    return order.total
+    points or wallet credit (orders have no such payments yet), less what was refunded before
+    the points were awarded."""
+    return order.total - order.refunded_amount
 
 
 def earned_idempotency_key(order_id: int) -> str:
@@ -59,7 +63,8 @@ def earned_idempotency_key(order_id: int) -> str:
 
 @transaction.atomic
 def award_loyalty_points(*, order: Order) -> LoyaltyTransaction | None:
-    """Award the points a paid order earns, once.
+    """Award the points a paid order earns, once: on what the customer kept, when part of it
+    was refunded before the award ran.
 
     Idempotent: a second call (a duplicate task delivery, the reconciliation sweep) returns
     the existing `earned` transaction; the partial unique constraint on (order, earned) is the
@@ -73,7 +78,7 @@ def award_loyalty_points(*, order: Order) -> LoyaltyTransaction | None:
         logger.warning("Loyalty: order %s not found, no points awarded.", order.pk)
         return None
     order = locked
-    if order.payment_status != PS.PAID:
+    if order.payment_status not in EARNING_STATUSES:
         logger.info("Loyalty: order %s is %s, not paid; skipped.", order.pk, order.payment_status)
         return None
     if order.customer is None:
@@ -119,6 +124,7 @@ def award_loyalty_points(*, order: Order) -> LoyaltyTransaction | None:
         rule={
             **program_rule(program),
             "amount": str(amount),
+            "refunded_amount": str(order.refunded_amount),
             "tier": account.tier.name if account.tier else None,
         },
         pending_days=program.pending_days,
@@ -143,20 +149,23 @@ def award_loyalty_points(*, order: Order) -> LoyaltyTransaction | None:
     return write.transaction
 
 
-def reversal_target(*, earned_points: int, order: Order) -> int:
+def reversal_target(
+    *, earned_points: int, order: Order, refunded_at_award: Decimal = Decimal("0")
+) -> int:
     """How many of the points an order earned its refunds and cancellation take back in all.
 
-    A full refund or a cancellation takes everything; a partial refund takes the refunded
-    share, rounded down, so repeated partial refunds never take back more than was earned
-    (the target only grows with `refunded_amount`, and reaches `earned_points` only when all
-    of it is refunded)."""
+    A full refund or a cancellation takes everything; a partial refund takes the share of what
+    the points were earned on (the total less `refunded_at_award`, what was already refunded
+    when they were awarded) that was refunded since, rounded down, so repeated partial refunds
+    never take back more than was earned (the target only grows with `refunded_amount`, and
+    reaches `earned_points` only when all of it is refunded)."""
     if order.payment_status in FULLY_REVERSED_STATUSES:
         return earned_points
-    if order.payment_status != PS.PARTIALLY_REFUNDED or order.total <= 0:
+    base = int((order.total - refunded_at_award) * 100)
+    if order.payment_status != PS.PARTIALLY_REFUNDED or base <= 0:
         return 0
-    refunded = int(order.refunded_amount * 100)
-    total = int(order.total * 100)
-    return earned_points * refunded // total
+    refunded = int((order.refunded_amount - refunded_at_award) * 100)
+    return earned_points * max(refunded, 0) // base
 
 
 @transaction.atomic
@@ -177,7 +186,11 @@ def reverse_loyalty_points(*, order: Order) -> LoyaltyTransaction | None:
     if earned is None:
         logger.info("Loyalty: order %s earned no points; nothing to reverse.", order.pk)
         return None
-    target = reversal_target(earned_points=earned.points, order=order)
+    target = reversal_target(
+        earned_points=earned.points,
+        order=order,
+        refunded_at_award=Decimal((earned.rule or {}).get("refunded_amount") or "0"),
+    )
     already = -(
         LoyaltyTransaction.objects.filter(order=order, kind=Kind.REVERSED).aggregate(
             s=Sum("points")
@@ -222,7 +235,8 @@ def loyalty_points_reconcile(
     older_than: timedelta = RECONCILE_AFTER,
     lookback: timedelta = RECONCILE_LOOKBACK,
 ) -> ReconcileResult:
-    """Sweep: award paid orders older than `older_than` (within `lookback`) that have no
+    """Sweep: award paid (or partly refunded) orders older than `older_than` (within
+    `lookback`) that have no
     `earned` transaction, and reverse what refunded or cancelled orders still hold, so work
     whose task was lost (broker down at commit time) is still done. Safe to run again or
     concurrently: both services are idempotent under the order lock."""
@@ -230,11 +244,12 @@ def loyalty_points_reconcile(
     cutoff, since = now - older_than, now - lookback
     earned = LoyaltyTransaction.objects.filter(order=OuterRef("pk"), kind=Kind.EARNED)
     to_award = (
-        Order.objects.filter(
-            payment_status=PS.PAID,
+        Order.objects.annotate(kept=F("total") - F("refunded_amount"))
+        .filter(
+            payment_status__in=EARNING_STATUSES,
             customer__isnull=False,
             brand__loyalty_program__is_active=True,
-            total__gte=F("brand__loyalty_program__minimum_order_amount"),
+            kept__gte=F("brand__loyalty_program__minimum_order_amount"),
         )
         .filter(
             Q(paid_at__lte=cutoff, paid_at__gte=since)

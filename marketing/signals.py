@@ -5,26 +5,20 @@ the loyalty work its change calls for, once the transaction commits.
 - refunded or partially refunded (a new status or a new refunded amount), or a paid order
   cancelled: reverse what it no longer keeps.
 
-The enqueue is `robust`: if the broker is down at commit time the error is logged, the order
-still commits, and `marketing.reconcile_loyalty_points` does the work later.
+The work goes through the outbox (`core.outbox`): it is written with the order's change and
+sent after the commit, so a broker that is down delays it and loses nothing.
 """
 
-from functools import partial
-
-from django.db import transaction
 from django.db.models.signals import post_save, pre_save
 from django.dispatch import receiver
 
-from marketing.tasks import (
-    award_loyalty_points_for_order_task,
-    reverse_loyalty_points_for_order_task,
-)
+from core.outbox import outbox_enqueue
+from marketing.services import EARNING_STATUSES
 from orders.models import Order
 
 PS = Order.PaymentStatus
 PREVIOUS = "_loyalty_previous_payment"
 WATCHED_FIELDS = {"payment_status", "refunded_amount"}
-EARNING_STATUSES = (PS.PAID, PS.PARTIALLY_REFUNDED)
 
 
 @receiver(pre_save, sender=Order, dispatch_uid="marketing.remember_payment_status")
@@ -39,8 +33,12 @@ def remember_payment_status(sender, instance: Order, raw=False, update_fields=No
     setattr(instance, PREVIOUS, stored.first())
 
 
-def _enqueue(task, order_id: int) -> None:
-    transaction.on_commit(partial(task.delay, order_id), robust=True)
+AWARD_TASK = "marketing.award_loyalty_points_for_order"
+REVERSE_TASK = "marketing.reverse_loyalty_points_for_order"
+
+
+def _enqueue(task: str, order_id: int) -> None:
+    outbox_enqueue(task=task, kwargs={"order_id": order_id})
 
 
 @receiver(post_save, sender=Order, dispatch_uid="marketing.enqueue_loyalty_work")
@@ -51,7 +49,7 @@ def enqueue_loyalty_work(sender, instance: Order, created: bool, raw=False, **kw
     status = instance.payment_status
     if created:
         if status == PS.PAID:
-            _enqueue(award_loyalty_points_for_order_task, instance.pk)
+            _enqueue(AWARD_TASK, instance.pk)
         return
     if previous is None:
         return
@@ -61,6 +59,6 @@ def enqueue_loyalty_work(sender, instance: Order, created: bool, raw=False, **kw
     )
     cancelled_after_payment = status == PS.CANCELLED and previous_status in EARNING_STATUSES
     if status == PS.PAID and previous_status != PS.PAID:
-        _enqueue(award_loyalty_points_for_order_task, instance.pk)
+        _enqueue(AWARD_TASK, instance.pk)
     elif refunded or cancelled_after_payment:
-        _enqueue(reverse_loyalty_points_for_order_task, instance.pk)
+        _enqueue(REVERSE_TASK, instance.pk)

@@ -11,6 +11,7 @@ from django.db import InterfaceError, OperationalError
 
 from config.celery_app import app
 from marketing.services import (
+    EARNING_STATUSES,
     award_loyalty_points,
     loyalty_points_reconcile,
     reverse_loyalty_points,
@@ -36,7 +37,7 @@ def award_loyalty_points_for_order_task(order_id: int) -> str:
     if order is None:
         logger.warning("Loyalty: order %s not found; nothing to award.", order_id)
         return "missing"
-    if order.payment_status != Order.PaymentStatus.PAID:
+    if order.payment_status not in EARNING_STATUSES:
         logger.info("Loyalty: order %s is %s, not paid; skipped.", order_id, order.payment_status)
         return "skipped"
     transaction = award_loyalty_points(order=order)

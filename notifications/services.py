@@ -17,7 +17,6 @@ import random
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
-from functools import partial
 from time import monotonic
 from typing import Any
 
@@ -28,6 +27,7 @@ from django.utils import timezone
 
 from brands.models import Brand
 from core.errors import ApplicationError, ConflictError, NotFoundError
+from core.outbox import outbox_enqueue
 from customers.models import Customer
 from notifications import selectors
 from notifications.models import (
@@ -167,7 +167,7 @@ def notification_send(
             )
         )
     for delivery in to_send:
-        transaction.on_commit(partial(_enqueue_delivery, delivery.pk, 1), robust=True)
+        _enqueue_delivery(delivery.pk, 1)
     return notification
 
 
@@ -251,13 +251,11 @@ def _webhook_body(notification: Notification) -> str:
 
 
 def _enqueue_delivery(delivery_id: int, attempt: int) -> None:
-    """Hand a delivery to a worker. If the broker is down it stays pending for the sweep."""
-    from notifications.tasks import deliver_notification_task
-
-    try:
-        deliver_notification_task.delay(delivery_id, attempt)
-    except Exception:
-        logger.exception("Delivery %s was not enqueued; the sweep will requeue it.", delivery_id)
+    """Owe try `attempt` of a delivery to a worker, through the outbox (after the commit)."""
+    outbox_enqueue(
+        task="notifications.deliver_notification",
+        kwargs={"delivery_id": delivery_id, "attempt": attempt},
+    )
 
 
 # --- Delivering ---------------------------------------------------------------------------------
@@ -410,9 +408,7 @@ def notification_delivery_retry(*, delivery_id: int) -> NotificationDelivery:
     delivery.save(
         update_fields=["status", "max_attempts", "next_retry_at", "claimed_at", "updated_at"]
     )
-    transaction.on_commit(
-        partial(_enqueue_delivery, delivery.pk, delivery.attempts + 1), robust=True
-    )
+    _enqueue_delivery(delivery.pk, delivery.attempts + 1)
     return delivery
 
 
@@ -475,7 +471,7 @@ def notification_deliveries_requeue_stale(*, now=None) -> int:
     NotificationDelivery.objects.filter(pk__in=lost_ids).update(next_retry_at=now, updated_at=now)
 
     for delivery_id, attempt in requeue:
-        transaction.on_commit(partial(_enqueue_delivery, delivery_id, attempt), robust=True)
+        _enqueue_delivery(delivery_id, attempt)
     if requeue:
         logger.info("Requeued %s notification deliveries.", len(requeue))
     return len(requeue)

@@ -5,6 +5,7 @@ from collections.abc import Iterable
 from django.db import transaction
 
 from core.errors import ApplicationError, ConflictError, NotFoundError
+from core.outbox import outbox_enqueue
 from promotions.models import Promotion, PromotionUsage, PromotionVersion
 from promotions.selectors import bundle_invalidate
 from promotions.services.compiler import content_hash, promotion_compile
@@ -29,10 +30,8 @@ STATUS_TRANSITIONS: dict[str, frozenset[str]] = {
 
 def _after_commit_refresh_bundles(brand_id: int) -> None:
     """After commit: drop the brand's cached bundle and publish its stores' POS bundles."""
-    from promotions.tasks import sync_promotions_to_stores_task
-
     transaction.on_commit(lambda: bundle_invalidate(brand_id=brand_id))
-    transaction.on_commit(lambda: sync_promotions_to_stores_task.delay(brand_id=brand_id))
+    outbox_enqueue(task="promotions.sync_promotions_to_stores", kwargs={"brand_id": brand_id})
 
 
 def _refuse_if_invalid(promotion: Promotion, relations: dict[str, Iterable[int]] | None) -> None:

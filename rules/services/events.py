@@ -10,12 +10,12 @@ once that change has committed, so a rolled-back change fires nothing. Each emis
 import logging
 import uuid
 from datetime import datetime
-from functools import partial
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from brands.models import Brand
+from core.outbox import outbox_enqueue
 from customers.models import Customer
 from rules.engine import EventContext, evaluate
 from rules.models import Event, RuleFiring
@@ -43,8 +43,6 @@ def rules_event_emit(
         return None
     if not rules_for_event(event=event, brand_id=brand_id):
         return None
-    from rules.tasks import rules_evaluate_event_task
-
     event_id = uuid.uuid4().hex
     kwargs = {
         "event": event,
@@ -54,7 +52,7 @@ def rules_event_emit(
         "order_id": order_id,
         "depth": depth,
     }
-    transaction.on_commit(partial(rules_evaluate_event_task.delay, **kwargs), robust=True)
+    outbox_enqueue(task="rules.evaluate_event", kwargs=kwargs)
     return event_id
 
 
