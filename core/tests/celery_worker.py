@@ -14,16 +14,19 @@ The worker starts once per test session (a few seconds) and is stopped at the en
 """
 
 import os
+import socket
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
+import kombu.pools
 import pytest
 from django.conf import settings
 from django.db import connection
@@ -68,26 +71,28 @@ def _wait_until_ready(worker: LiveCeleryWorker) -> None:
     pytest.fail(f"The Celery worker did not answer a ping in time:\n{worker.log()}")
 
 
-def _stop(worker: LiveCeleryWorker) -> None:
+def _stop(worker: LiveCeleryWorker, *, purge: bool = True) -> None:
     worker.process.terminate()  # warm shutdown: the current task finishes
     try:
         worker.process.wait(timeout=SHUTDOWN_TIMEOUT_SECONDS)
     except subprocess.TimeoutExpired:
         worker.process.kill()
         worker.process.wait()
-    with celery_app.connection_for_write() as conn:
-        conn.default_channel.queue_purge(worker.queue)
+    if purge:
+        with celery_app.connection_for_write() as conn:
+            conn.default_channel.queue_purge(worker.queue)
 
 
-@pytest.fixture(scope="session")
-def live_celery_worker_process(django_db_setup) -> Iterator[LiveCeleryWorker]:
-    broker_url = settings.CELERY_BROKER_URL
-    if broker_url.startswith("memory://"):
-        pytest.fail("A live Celery worker needs Redis: set REDIS_URL (see the README).")
+def start_worker(
+    *, broker_url: str, queue: str | None = None, env: dict[str, str] | None = None
+) -> LiveCeleryWorker:
+    """Start `celery worker --pool=solo` on the test database, consuming a queue of its own from
+    `broker_url`, and wait until it answers a ping (through the in-process app's broker, which
+    must be the same)."""
     suffix = uuid.uuid4().hex[:12]
-    queue = f"test-{suffix}"
+    queue = queue or f"test-{suffix}"
     hostname = f"test-worker-{suffix}@localhost"
-    env = {
+    worker_env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings",
         "DATABASE_URL": _database_url(connection.settings_dict),
@@ -100,6 +105,7 @@ def live_celery_worker_process(django_db_setup) -> Iterator[LiveCeleryWorker]:
         # The tests' webhook receivers listen on 127.0.0.1.
         "WEBHOOK_ALLOW_PRIVATE_NETWORKS": "1",
         "PYTHONUNBUFFERED": "1",  # the log file is readable while the worker runs
+        **(env or {}),
     }
     log_file = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed below
         prefix="celery-worker-", suffix=".log", delete=False
@@ -122,7 +128,7 @@ def live_celery_worker_process(django_db_setup) -> Iterator[LiveCeleryWorker]:
             hostname,
         ],
         cwd=settings.BASE_DIR,
-        env=env,
+        env=worker_env,
         stdout=log_file,
         stderr=subprocess.STDOUT,
     )
@@ -132,10 +138,59 @@ def live_celery_worker_process(django_db_setup) -> Iterator[LiveCeleryWorker]:
     )
     try:
         _wait_until_ready(worker)
+    except BaseException:
+        worker.process.kill()
+        worker.process.wait()
+        raise
+    return worker
+
+
+@pytest.fixture(scope="session")
+def live_celery_worker_process(django_db_setup) -> Iterator[LiveCeleryWorker]:
+    broker_url = settings.CELERY_BROKER_URL
+    if broker_url.startswith("memory://"):
+        pytest.fail("A live Celery worker needs Redis: set REDIS_URL (see the README).")
+    worker = start_worker(broker_url=broker_url)
+    try:
         yield worker
     finally:
         _stop(worker)
         worker.log_path.unlink(missing_ok=True)
+
+
+def _reset_broker_connections() -> None:
+    """Close and forget the process's pooled broker connections (the next send opens new ones
+    to the broker configured then)."""
+    kombu.pools.reset()
+    celery_app._pool = None
+    celery_app.amqp._producer_pool = None
+
+
+@contextmanager
+def broker_at(url: str, *, queue: str | None = None) -> Iterator[None]:
+    """Send this process's tasks to the broker at `url` (not eagerly) while inside."""
+    conf = celery_app.conf
+    previous = (conf.broker_url, conf.task_always_eager, conf.task_default_queue)
+    _reset_broker_connections()
+    conf.broker_url, conf.task_always_eager = url, False
+    if queue is not None:
+        conf.task_default_queue = queue
+    try:
+        yield
+    finally:
+        _reset_broker_connections()
+        conf.broker_url, conf.task_always_eager, conf.task_default_queue = previous
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def closed_port_broker():
+    """A broker address nothing listens on: every send is refused, as when Redis is down."""
+    return broker_at(f"redis://127.0.0.1:{free_port()}/0")
 
 
 @pytest.fixture

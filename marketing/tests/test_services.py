@@ -300,3 +300,52 @@ def test_reconciliation_ignores_orders_that_cannot_earn(brand, new_order):
     # Then nothing is awarded
     assert result.awarded == 0
     assert not LoyaltyTransaction.objects.exists()
+
+
+def test_an_order_partly_refunded_before_its_award_earns_on_what_the_customer_kept(
+    program, new_order, customer, django_capture_on_commit_callbacks
+):
+    # Given a 40.00 order paid, then refunded 10.00 before its award task ran
+    with django_capture_on_commit_callbacks(execute=False):
+        order = paid(new_order(price="40.00"))
+        refund(order, "10.00", partial=True)
+
+    # When the award runs late
+    earned = award_loyalty_points(order=order)
+
+    # Then it earned on the 30.00 kept, and says so
+    assert earned.points == 30
+    assert (earned.rule["amount"], earned.rule["refunded_amount"]) == ("30.00", "10.00")
+    assert account_of(customer).available_points == 30
+    # And the reversal of the refund that came first takes nothing back
+    assert reverse(order=order) is None
+
+    # When 15.00 more is refunded, then the rest
+    refund(order, "15.00", partial=True)
+    reverse(order=order)
+    after_second = account_of(customer).available_points
+    refund(order)
+    reverse(order=order)
+
+    # Then the second refund took back half of what was earned (15 of 30), the last the rest
+    assert after_second == 15
+    assert account_of(customer).available_points == 0
+    assert_ledger_invariants(account_of(customer).pk)
+
+
+def test_reconciliation_awards_an_order_partly_refunded_before_its_award(
+    program, new_order, customer, django_capture_on_commit_callbacks
+):
+    # Given a paid order partly refunded while its award task was lost
+    with django_capture_on_commit_callbacks(execute=False):
+        order = paid(new_order(price="20.00"))
+        refund(order, "5.00", partial=True)
+
+    # When the sweep runs after the grace period, twice
+    later = timezone.now() + timedelta(minutes=11)
+    first = loyalty_points_reconcile(now=later)
+    second = loyalty_points_reconcile(now=later)
+
+    # Then it earned once, on the 15.00 kept
+    assert (first.awarded, second.awarded) == (1, 0)
+    assert LoyaltyTransaction.objects.get(order=order, kind=Kind.EARNED).points == 15

@@ -1,4 +1,5 @@
 import logging
+from decimal import Decimal
 
 import pytest
 
@@ -54,6 +55,23 @@ def test_an_order_no_longer_paid_is_skipped(program, new_order, status):
     # Then it is skipped
     assert result == "skipped"
     assert not LoyaltyTransaction.objects.exists()
+
+
+def test_the_award_task_awards_an_order_partly_refunded_before_it_ran(program, new_order):
+    # Given a 12.00 order paid, then refunded 2.00 before its task ran
+    order = new_order(price="12.00")
+    order_set_payment_status(order_id=order.pk, to_status=PS.PAID)
+    order_set_payment_status(
+        order_id=order.pk, to_status=PS.PARTIALLY_REFUNDED, refund_amount=Decimal("2.00")
+    )
+    assert not LoyaltyTransaction.objects.exists()  # no after-commit work runs in this test
+
+    # When the award task runs
+    result = award_loyalty_points_for_order_task.apply(args=[order.pk]).get()
+
+    # Then it awards on the 10.00 kept
+    assert result == "awarded"
+    assert LoyaltyTransaction.objects.get(order=order).points == 10
 
 
 def test_the_tasks_have_stable_names_and_retry_only_transient_errors():
