@@ -14,7 +14,6 @@ The worker starts once per test session (a few seconds) and is stopped at the en
 """
 
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -32,6 +31,7 @@ from django.conf import settings
 from django.db import connection
 
 from config.celery_app import app as celery_app
+from core.tests.processes import free_port
 
 STARTUP_TIMEOUT_SECONDS = 60
 SHUTDOWN_TIMEOUT_SECONDS = 30
@@ -180,12 +180,6 @@ def broker_at(url: str, *, queue: str | None = None) -> Iterator[None]:
     finally:
         _reset_broker_connections()
         conf.broker_url, conf.task_always_eager, conf.task_default_queue = previous
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def closed_port_broker():
