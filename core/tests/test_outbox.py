@@ -151,3 +151,34 @@ def test_purge_deletes_only_messages_done_before_the_retention(settings):
 
     assert outbox_purge(now=now) == 1
     assert set(OutboxMessage.objects.values_list("pk", flat=True)) == {recent.pk, pending.pk}
+
+
+def test_superusers_see_the_backlog_in_the_admin_and_can_send_it_again(client, paid_order):
+    from django.contrib.auth import get_user_model
+
+    from core.tests.api_world import staff_user
+
+    # Given an award owed since the broker was down
+    with closed_port_broker(), transaction.atomic():
+        message = outbox_enqueue(task=AWARD, kwargs={"order_id": paid_order.pk})
+    superuser = get_user_model().objects.create_superuser("root", "root@example.com", "pw-12345")
+    url = "/admin/core/outboxmessage/"
+
+    # Then brand staff do not see the outbox, superusers do
+    client.force_login(staff_user("brand-staff", brands=[paid_order.brand]))
+    assert client.get(url).status_code == 403
+    client.force_login(superuser)
+    page = client.get(url, {"state": "pending"})
+    assert page.status_code == 200
+    assert AWARD in page.content.decode()
+
+    # When a superuser sends it again from the list
+    response = client.post(
+        url, {"action": "send_again_now", "_selected_action": [message.pk]}, follow=True
+    )
+
+    # Then it ran and is done
+    assert "1 of 1 messages not done yet were sent again." in response.content.decode()
+    message.refresh_from_db()
+    assert message.done_at is not None
+    assert LoyaltyTransaction.objects.filter(order=paid_order, kind="earned").count() == 1
