@@ -12,7 +12,17 @@ import django
 
 from bench import calculator_bench
 
-BENCHES = ["calculator", "compiler", "quote", "loyalty", "rules", "upload", "sync", "usage"]
+BENCHES = [
+    "calculator",
+    "compiler",
+    "quote",
+    "loyalty",
+    "rules",
+    "upload",
+    "sync",
+    "usage",
+    "outbox",
+]
 
 
 def main() -> None:
@@ -43,6 +53,7 @@ def main() -> None:
     from bench import (
         compile_bench,
         loyalty_bench,
+        outbox_bench,
         quote_bench,
         rules_bench,
         sync_bench,
@@ -67,6 +78,8 @@ def main() -> None:
             sync_bench.main(runs=args.runs)
         if "usage" in database_benches:
             usage_bench.main(runs=args.runs)
+        if "outbox" in database_benches:
+            outbox_bench.main(runs=args.runs)
     finally:
         connection.creation.destroy_test_db(old_name, verbosity=0)
 

@@ -57,9 +57,10 @@ def outbox_enqueue(*, task: str, kwargs: dict[str, Any]) -> OutboxMessage:
     return message
 
 
-def _send(message: OutboxMessage) -> bool:
-    """Hand one message to the broker (or run it, with eager tasks). Never raises: a message
-    that could not be sent is due at once for the sweep. Whether it was sent."""
+def _send(message: OutboxMessage, producer=None) -> bool:
+    """Hand one message to the broker (or run it, with eager tasks), through `producer` when
+    given. Never raises: a message that could not be sent is due at once for the sweep.
+    Whether it was sent."""
     from config.celery_app import app
 
     try:
@@ -70,6 +71,7 @@ def _send(message: OutboxMessage) -> bool:
             task_id=f"outbox-{message.pk}-{message.sends}",
             retry=True,
             retry_policy=PUBLISH_RETRY_POLICY,
+            producer=producer,
         )
     except Exception as exc:  # the broker is down or refused: the sweep sends it again
         logger.warning(
@@ -105,13 +107,25 @@ def outbox_sweep(*, now: datetime | None = None) -> int:
                 message.sends += 1
                 message.due_at = now + _resend_after(message.sends)
             OutboxMessage.objects.bulk_update(batch, ["sends", "due_at"])
-        for message in batch:
-            sent += _send(message)
+        sent += _send_all(batch)
         if len(batch) < SWEEP_BATCH:
             break
     if sent:
         logger.info("Outbox sweep sent %s messages again.", sent)
     return sent
+
+
+def _send_all(messages: list[OutboxMessage]) -> int:
+    """Send `messages` through one producer (one broker connection for the batch)."""
+    from config.celery_app import app
+
+    if not messages:
+        return 0
+    try:
+        with app.producer_or_acquire() as producer:
+            return sum(_send(message, producer) for message in messages)
+    except Exception:  # the pool could not even give a producer: try each on its own
+        return sum(_send(message) for message in messages)
 
 
 def outbox_purge(*, now: datetime | None = None) -> int:
