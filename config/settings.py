@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -215,8 +216,10 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A task unacknowledged for this long is handed to another worker (Redis transport).
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TIMEZONE = "UTC"
-CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
-# Synced into django-celery-beat's tables when beat starts; editable in the admin afterwards.
+CELERY_BEAT_SCHEDULER = "core.beat_scheduler:DatabaseScheduler"
+# The default periodic tasks. Beat creates the missing ones in django-celery-beat's tables when
+# it starts and never overwrites them: edit them in the admin (Periodic tasks). Daily and
+# hourly jobs run at fixed times (UTC, crontab), the others every few minutes.
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "notifications-requeue-stale-deliveries": {
         "task": "notifications.requeue_stale_deliveries",
@@ -232,23 +235,23 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     },
     "loyalty-expire-points": {
         "task": "loyalty_management.expire_points",
-        "schedule": 60 * 60,
+        "schedule": crontab(minute="5"),  # hourly at :05
     },
     "loyalty-notify-expiring-points": {
         "task": "loyalty_management.notify_expiring_points",
-        "schedule": 6 * 60 * 60,
+        "schedule": crontab(minute="15", hour="*/6"),  # 00:15, 06:15, 12:15, 18:15
     },
     "loyalty-review-tiers": {
         "task": "loyalty_management.review_tiers",
-        "schedule": 24 * 60 * 60,
+        "schedule": crontab(minute="30", hour="2"),  # daily at 02:30
     },
     "loyalty-repair-balance-drift": {
         "task": "loyalty_management.repair_balance_drift",
-        "schedule": 24 * 60 * 60,
+        "schedule": crontab(minute="0", hour="3"),  # daily at 03:00
     },
     "rules-daily-sweep": {
         "task": "rules.daily_sweep",
-        "schedule": 24 * 60 * 60,
+        "schedule": crontab(minute="0", hour="5"),  # daily at 05:00
     },
     "promotions-sync-promotions-to-stores": {
         "task": "promotions.sync_promotions_to_stores",
@@ -256,11 +259,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     },
     "promotions-sweep-pos-logs": {
         "task": "promotions.sweep_pos_logs",
-        "schedule": 60 * 60,
+        "schedule": crontab(minute="35"),  # hourly at :35
     },
     "promotions-reconcile-usage-counters": {
         "task": "promotions.reconcile_usage_counters",
-        "schedule": 24 * 60 * 60,
+        "schedule": crontab(minute="30", hour="3"),  # daily at 03:30
     },
 }
 
