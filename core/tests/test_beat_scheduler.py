@@ -1,6 +1,7 @@
 """Beat's schedules: created once from `CELERY_BEAT_SCHEDULE`, then kept as edited in the admin;
 daily and hourly jobs at fixed times of day (UTC)."""
 
+import importlib
 import os
 import subprocess
 import sys
@@ -10,6 +11,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from django.apps import apps
 from django.conf import settings
 from django.db import connection
 from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
@@ -147,3 +149,26 @@ def test_a_real_beat_process_keeps_the_schedules_edited_in_the_admin():
     # Then the edits are there, and the deleted default was created again
     _assert_edits_kept()
     assert PeriodicTask.objects.filter(name="rules-daily-sweep").exists(), output
+
+
+@pytest.mark.django_db
+def test_existing_installations_move_the_old_interval_defaults_to_fixed_times():
+    # Given the rows the old beat wrote (daily every 86,400 s), one of them changed on purpose
+    migration = importlib.import_module("core.migrations.0001_periodic_tasks_at_fixed_times")
+    daily, _ = IntervalSchedule.objects.get_or_create(every=86400, period=IntervalSchedule.SECONDS)
+    twice, _ = IntervalSchedule.objects.get_or_create(every=43200, period=IntervalSchedule.SECONDS)
+    PeriodicTask.objects.create(name="loyalty-review-tiers", task="t", interval=daily)
+    PeriodicTask.objects.create(name="rules-daily-sweep", task="t", interval=daily)
+    PeriodicTask.objects.create(name="loyalty-repair-balance-drift", task="t", interval=twice)
+
+    migration.to_fixed_times(apps, None)
+
+    tiers = PeriodicTask.objects.get(name="loyalty-review-tiers")
+    assert tiers.interval is None
+    assert (tiers.crontab.minute, tiers.crontab.hour) == FIXED_TIMES["loyalty-review-tiers"]
+    sweep = PeriodicTask.objects.get(name="rules-daily-sweep")
+    assert (sweep.crontab.minute, sweep.crontab.hour) == FIXED_TIMES["rules-daily-sweep"]
+    kept = PeriodicTask.objects.get(name="loyalty-repair-balance-drift")
+    assert kept.crontab is None and kept.interval.every == 43200
+    # The migration and the settings agree on every time.
+    assert {name: times for name, (_, times) in migration.FIXED_TIMES.items()} == FIXED_TIMES
