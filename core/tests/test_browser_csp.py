@@ -19,6 +19,15 @@ AGREE = "Browser engine (engine.js v1.0.0) and server calculator agree."
 # Redoc's bundle always shows its maker's logo from their CDN; the policy blocks it (nothing is
 # loaded from outside) and Redoc hides the image. The one violation expected.
 REDOC_LOGO = "https://cdn.redoc.ly/redoc/logo-mini.svg"
+# More admin pages with their own scripts: inlines, filter widgets, date pickers, the sidebar.
+ADMIN_PAGES = [
+    "/admin/",
+    "/admin/rules/rule/add/",
+    "/admin/customers/customer/",
+    "/admin/orders/order/",
+    "/admin/brands/posdevice/add/",
+    "/admin/django_celery_beat/periodictask/",
+]
 
 
 @pytest.fixture
@@ -96,6 +105,8 @@ def test_admin_basket_and_api_docs_work_under_the_policy_and_offline(live_server
             page.goto(f"{base}/admin/promotions/promotion/{promotion.pk}/change/")
             page.get_by_role("button", name="Preview", exact=True).click()
             expect(page.locator("#preview-check")).to_have_text(AGREE)
+            for path in ADMIN_PAGES:
+                assert page.goto(f"{base}{path}").status == 200, path
 
             # Swagger UI renders the operations from the schema
             page.goto(f"{base}/api/docs/")

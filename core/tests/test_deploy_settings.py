@@ -133,3 +133,17 @@ def test_behind_the_proxy_plain_http_is_redirected_and_https_is_served(client, s
     assert "script-src 'self'" in secure["Content-Security-Policy"]
     # The load balancer's health check may use plain HTTP.
     assert health.status_code != 301
+
+
+def test_the_policy_can_be_rolled_out_in_report_only_mode():
+    script = (
+        "from django.test import Client; r = Client().get('/api/docs/'); "
+        "print(r.status_code, r.has_header('Content-Security-Policy'), "
+        "r.get('Content-Security-Policy-Report-Only', ''))"
+    )
+    shown = _manage("shell", "-c", script, env={"DEBUG": "1", "CSP_REPORT_ONLY": "1"})
+
+    assert shown.returncode == 0, shown.stderr
+    status, enforced, report_only = shown.stdout.strip().splitlines()[-1].split(" ", 2)
+    assert (status, enforced) == ("200", "False")
+    assert "script-src 'self'" in report_only
