@@ -7,6 +7,10 @@ BIN ?= $(VENV)/bin
 PY := $(BIN)/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# Flower listens on FLOWER_PORT, else on a PORT given to make, else on 5555. Bound anywhere but
+# the loopback it needs a login, FLOWER_BASIC_AUTH=user:password (read by Flower itself).
+FLOWER_PORT ?= $(if $(filter file,$(origin PORT)),5555,$(PORT))
+export FLOWER_BASIC_AUTH
 
 # Test services, overridable from the environment.
 TEST_ENV = DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/promo} \
@@ -29,7 +33,8 @@ run: install
 	DEBUG=$${DEBUG:-1} $(PY) manage.py install_vip_example
 	DEBUG=$${DEBUG:-1} $(PY) manage.py runserver $(HOST):$(PORT)
 
-# The commands the full stack runs (docker-compose calls these with BIN=/usr/local/bin).
+# The commands the full stack runs (docker-compose calls these with BIN=/usr/local/bin). The
+# production path is `make migrate serve`; the demo data is only loaded by an explicit `make seed`.
 migrate:
 	$(PY) manage.py migrate --noinput
 
@@ -48,7 +53,13 @@ beat:
 	$(BIN)/celery -A config beat --loglevel=INFO
 
 flower:
-	$(BIN)/celery -A config flower --address=$(HOST) --port=5555
+	@if [ -z "$$FLOWER_BASIC_AUTH" ]; then \
+	  case "$(HOST)" in \
+	    127.0.0.1|localhost|::1) unset FLOWER_BASIC_AUTH ;; \
+	    *) echo "Flower on $(HOST) needs a login: set FLOWER_BASIC_AUTH=user:password." >&2; exit 2 ;; \
+	  esac; \
+	fi; \
+	exec $(BIN)/celery -A config flower --address=$(HOST) --port=$(FLOWER_PORT)
 
 lint: install
 	$(BIN)/ruff check .
@@ -59,7 +70,7 @@ format: install
 	$(BIN)/ruff format .
 
 test: lint
-	DATABASE_URL=sqlite:///:memory: $(PY) manage.py makemigrations --check --dry-run
+	DEBUG=1 DATABASE_URL=sqlite:///:memory: $(PY) manage.py makemigrations --check --dry-run
 	node --test promotions/tests/js/
 	$(TEST_ENV) $(PY) -m pytest $(PYTEST_ARGS)
 

@@ -8,7 +8,10 @@ PostgreSQL, Redis and real Celery workers. The README lists every variable.
 import os
 from pathlib import Path
 
+import csp.constants
 import dj_database_url
+from celery.schedules import crontab
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -25,8 +28,16 @@ def env_list(name: str, default: str) -> list[str]:
 
 
 DEBUG = env_bool("DEBUG", False)
-# The fallback key only suits local runs; `manage.py check --deploy` flags it.
-SECRET_KEY = os.environ.get("SECRET_KEY") or "django-insecure-local-development-key-change-me"
+SECRET_KEY = os.environ.get("SECRET_KEY", "")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "SECRET_KEY is not set. Set it to a long random value, for example the output of "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(50))'`, or set DEBUG=1 "
+            "to run locally with a development key."
+        )
+    # Local development only: DEBUG is on, and `manage.py check --deploy` flags this key.
+    SECRET_KEY = "django-insecure-local-development-key-change-me"  # noqa: S105
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 
@@ -41,6 +52,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_celery_beat",
     "core",
     "brands",
@@ -57,6 +69,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -206,8 +219,10 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A task unacknowledged for this long is handed to another worker (Redis transport).
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TIMEZONE = "UTC"
-CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
-# Synced into django-celery-beat's tables when beat starts; editable in the admin afterwards.
+CELERY_BEAT_SCHEDULER = "core.beat_scheduler:DatabaseScheduler"
+# The default periodic tasks. Beat creates the missing ones in django-celery-beat's tables when
+# it starts and never overwrites them: edit them in the admin (Periodic tasks). Daily and
+# hourly jobs run at fixed times (UTC, crontab), the others every few minutes.
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "core-outbox-sweep": {
         "task": "core.outbox_sweep",
@@ -231,23 +246,23 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     },
     "loyalty-expire-points": {
         "task": "loyalty_management.expire_points",
-        "schedule": 60 * 60,
+        "schedule": crontab(minute="5"),  # hourly at :05
     },
     "loyalty-notify-expiring-points": {
         "task": "loyalty_management.notify_expiring_points",
-        "schedule": 6 * 60 * 60,
+        "schedule": crontab(minute="15", hour="*/6"),  # 00:15, 06:15, 12:15, 18:15
     },
     "loyalty-review-tiers": {
         "task": "loyalty_management.review_tiers",
-        "schedule": 24 * 60 * 60,
+        "schedule": crontab(minute="30", hour="2"),  # daily at 02:30
     },
     "loyalty-repair-balance-drift": {
         "task": "loyalty_management.repair_balance_drift",
-        "schedule": 24 * 60 * 60,
+        "schedule": crontab(minute="0", hour="3"),  # daily at 03:00
     },
     "rules-daily-sweep": {
         "task": "rules.daily_sweep",
-        "schedule": 24 * 60 * 60,
+        "schedule": crontab(minute="0", hour="5"),  # daily at 05:00
     },
     "promotions-sync-promotions-to-stores": {
         "task": "promotions.sync_promotions_to_stores",
@@ -255,11 +270,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     },
     "promotions-sweep-pos-logs": {
         "task": "promotions.sweep_pos_logs",
-        "schedule": 60 * 60,
+        "schedule": crontab(minute="35"),  # hourly at :35
     },
     "promotions-reconcile-usage-counters": {
         "task": "promotions.reconcile_usage_counters",
-        "schedule": 24 * 60 * 60,
+        "schedule": crontab(minute="30", hour="3"),  # daily at 03:30
     },
 }
 
@@ -284,6 +299,52 @@ OUTBOX_RETENTION_DAYS = int(os.environ.get("OUTBOX_RETENTION_DAYS", "7"))
 # --- Personal data and retention --------------------------------------------------------------
 
 # --- Deployment and security headers ----------------------------------------------------------
+# Off by default so the embedded default and the tests run over plain HTTP; the production
+# environment in the README turns them on (`manage.py check --deploy` is then clean).
+# Behind a proxy that terminates TLS, SECURE_PROXY_SSL_HEADER names the header it sets to
+# "https" (e.g. X-Forwarded-Proto); the proxy must overwrite that header from clients.
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # the load balancer's health check may use plain HTTP
+_proxy_ssl_header = os.environ.get("SECURE_PROXY_SSL_HEADER", "").strip()
+if _proxy_ssl_header:
+    if not _proxy_ssl_header.upper().startswith("HTTP_"):
+        _proxy_ssl_header = "HTTP_" + _proxy_ssl_header
+    SECURE_PROXY_SSL_HEADER = (_proxy_ssl_header.upper().replace("-", "_"), "https")
+SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", False)
+CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", False)
+SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "0"))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+
+# Content security policy (django-csp) on every page: the admin, the basket pages and the API
+# docs load scripts, styles, fonts and images from this site only, and call only this site.
+# CSP_REPORT_ONLY=1 reports violations in the browser console instead of blocking them.
+_content_security_policy = {
+    "DIRECTIVES": {
+        "default-src": [csp.constants.SELF],
+        "script-src": [csp.constants.SELF],
+        "style-src": [csp.constants.SELF],
+        "img-src": [csp.constants.SELF, "data:"],
+        "font-src": [csp.constants.SELF, "data:"],
+        "connect-src": [csp.constants.SELF],
+        "object-src": [csp.constants.NONE],
+        "base-uri": [csp.constants.SELF],
+        "form-action": [csp.constants.SELF],
+        "frame-ancestors": [csp.constants.NONE],
+    },
+}
+if env_bool("CSP_REPORT_ONLY", False):
+    CONTENT_SECURITY_POLICY_REPORT_ONLY = _content_security_policy
+else:
+    CONTENT_SECURITY_POLICY = _content_security_policy
+
+# Swagger UI and Redoc from drf-spectacular-sidecar: pinned with the package, served by this app.
+SPECTACULAR_SETTINGS.update(
+    SWAGGER_UI_DIST="SIDECAR", SWAGGER_UI_FAVICON_HREF="SIDECAR", REDOC_DIST="SIDECAR"
+)
 
 # --- Logging and error reporting --------------------------------------------------------------
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
@@ -309,7 +370,3 @@ if SENTRY_DSN:
         traces_sample_rate=float(os.environ.get("SENTRY_TRACES_SAMPLE_RATE", "0")),
         send_default_pii=False,
     )
-
-if not DEBUG:
-    SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", False)
-    CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", False)

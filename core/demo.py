@@ -6,9 +6,6 @@ store code, SKU, customer email, order idempotency key "demo-<n>") and creates n
 Orders are placed and paid through the order services, then backdated over the last weeks.
 """
 
-import base64
-import hashlib
-import hmac
 import os
 import random
 from collections import Counter
@@ -17,7 +14,6 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import transaction
@@ -25,12 +21,7 @@ from django.utils import timezone
 
 from brands.models import Brand, PosDevice, Store
 from brands.roles import BRAND_ADMIN
-from brands.services import (
-    DEVICE_KEY_PREFIX,
-    hash_device_key,
-    pos_device_create,
-    pos_device_rotate_key,
-)
+from brands.services import pos_device_create
 from catalog.models import Category, Product
 from customers.models import Customer
 from customers.services import customer_create, customer_link_brand
@@ -224,19 +215,10 @@ PAYMENT_METHODS = ("card", "card", "card", "cash", "mobile_wallet")
 
 @dataclass
 class DemoResult:
-    logins: list[tuple[str, str, str]] = field(default_factory=list)  # user, password, role
+    # Only what this run created: user, password, role; device and its key (shown once).
+    logins: list[tuple[str, str, str]] = field(default_factory=list)
     devices: list[tuple[PosDevice, str]] = field(default_factory=list)
     created: Counter = field(default_factory=Counter)
-
-
-def demo_device_key(*, brand_slug: str, store_code: str) -> str:
-    """The demo device's key, derived from SECRET_KEY: printed on every run, stored nowhere."""
-    secret = settings.SECRET_KEY.encode()
-    name = f"seed_demo:pos:{brand_slug}:{store_code}"
-    prefix = hmac.new(secret, f"{name}:prefix".encode(), hashlib.sha256).hexdigest()[:12]
-    body = hmac.new(secret, f"{name}:secret".encode(), hashlib.sha256).digest()
-    token = base64.urlsafe_b64encode(body).rstrip(b"=").decode()
-    return f"{DEVICE_KEY_PREFIX}_{prefix}_{token}"
 
 
 def _seed_brands(result: DemoResult) -> dict[str, Brand]:
@@ -262,40 +244,50 @@ def _seed_brands(result: DemoResult) -> dict[str, Brand]:
 
 
 def _seed_device(brand: Brand, result: DemoResult) -> None:
+    """A till in the brand's first store, with a random key that is shown once, like any
+    device's: a later run leaves the device and its key alone (rotate it in the admin)."""
     store = Store.objects.filter(brand=brand).order_by("code").first()
-    raw_key = demo_device_key(brand_slug=brand.slug, store_code=store.code)
-    device = PosDevice.objects.filter(store=store, name=DEVICE_NAME).first()
-    if device is None:
-        device, raw_key = pos_device_create(store=store, name=DEVICE_NAME, raw_key=raw_key)
-        result.created["devices"] += 1
-    elif device.key_hash != hash_device_key(raw_key):
-        # SECRET_KEY changed since the last run: give the device the key printed now.
-        pos_device_rotate_key(device=device, raw_key=raw_key)
+    if PosDevice.objects.filter(store=store, name=DEVICE_NAME).exists():
+        return
+    device, raw_key = pos_device_create(store=store, name=DEVICE_NAME)
+    result.created["devices"] += 1
     result.devices.append((device, raw_key))
 
 
-def _seed_users(brands: dict[str, Brand], password: str, result: DemoResult) -> None:
+def _seed_user(
+    username: str, password: str, result: DemoResult, *, superuser: bool = False
+) -> tuple[object, bool]:
+    """The demo user, created if missing. An existing one is left as it is: its password,
+    whether it is active and its roles may have been changed since the first run."""
     user_model = get_user_model()
-    admin, _ = user_model.objects.get_or_create(
-        username="admin", defaults={"email": "admin@example.com"}
+    user = user_model.objects.filter(username=username).first()
+    if user is not None:
+        return user, False
+    user = user_model(
+        username=username,
+        email=f"{username}@example.com",
+        is_staff=True,
+        is_superuser=superuser,
+        is_active=True,
     )
-    admin.is_staff = admin.is_superuser = admin.is_active = True
-    admin.set_password(password)
-    admin.save()
-    result.logins.append(("admin", password, "superuser, every brand"))
+    user.set_password(password)
+    user.save()
+    result.created["users"] += 1
+    return user, True
+
+
+def _seed_users(brands: dict[str, Brand], password: str, result: DemoResult) -> None:
+    _, created = _seed_user("admin", password, result, superuser=True)
+    if created:
+        result.logins.append(("admin", password, "superuser, every brand"))
     group, _ = Group.objects.get_or_create(name=BRAND_ADMIN)
     for brand in brands.values():
         username = f"{brand.slug}-admin"
-        user, _ = user_model.objects.get_or_create(
-            username=username, defaults={"email": f"{username}@example.com"}
-        )
-        user.is_staff = user.is_active = True
-        user.is_superuser = False
-        user.set_password(password)
-        user.save()
-        user.groups.add(group)
-        brand.staff.add(user)
-        result.logins.append((username, password, f"{BRAND_ADMIN}, {brand.name} only"))
+        user, created = _seed_user(username, password, result)
+        if created:
+            user.groups.add(group)
+            brand.staff.add(user)
+            result.logins.append((username, password, f"{BRAND_ADMIN}, {brand.name} only"))
 
 
 def _seed_labels(brands: dict[str, Brand], result: DemoResult) -> dict[tuple[str, str], Label]:
@@ -561,7 +553,8 @@ def demo_seed(
     admin_password: str | None = None,
     progress: Progress = _no_progress,
 ) -> DemoResult:
-    """Create the demo data that is missing. Safe to run again: it adds nothing twice."""
+    """Create the demo data that is missing. Safe to run again: it adds nothing twice and
+    changes nothing that exists (users keep their password and status, devices their key)."""
     password = admin_password or os.environ.get("DEMO_ADMIN_PASSWORD") or "admin"
     result = DemoResult()
     with transaction.atomic():

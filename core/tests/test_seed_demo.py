@@ -57,6 +57,7 @@ def test_seed_demo_twice_creates_nothing_the_second_time():
     first_output = _seed()
     first = _counts()
     first_orders = set(Order.objects.values_list("pk", "payment_status", "total", "created_at"))
+    first_key_hashes = set(PosDevice.objects.values_list("key_hash", flat=True))
 
     second_output = _seed()
 
@@ -65,8 +66,12 @@ def test_seed_demo_twice_creates_nothing_the_second_time():
         set(Order.objects.values_list("pk", "payment_status", "total", "created_at"))
         == first_orders
     )
-    assert KEY_PATTERN.findall(first_output) == KEY_PATTERN.findall(second_output)
     assert "Created: nothing" in second_output
+    # Keys are shown once, when the device is created; the second run keeps them.
+    assert len(KEY_PATTERN.findall(first_output)) == 2
+    assert KEY_PATTERN.findall(second_output) == []
+    assert set(PosDevice.objects.values_list("key_hash", flat=True)) == first_key_hashes
+    assert all(pos_device_authenticate(raw_key=key) for key in KEY_PATTERN.findall(first_output))
 
 
 def test_seed_demo_builds_a_realistic_demo():
@@ -115,16 +120,41 @@ def test_printed_logins_and_device_keys_work(client):
     assert client.login(username="burger-republic-admin", password="admin")
 
 
-def test_a_changed_secret_key_gives_the_device_the_newly_printed_key(settings):
+def test_demo_device_keys_are_random_not_derived_from_the_secret_key():
     first_keys = KEY_PATTERN.findall(_seed())
+    PosDevice.objects.all().delete()
 
-    settings.SECRET_KEY = "another-secret-key-for-this-test"
+    # Same SECRET_KEY, same brands and stores: a derived key would come out the same.
     second_keys = KEY_PATTERN.findall(_seed())
 
+    assert len(second_keys) == 2
     assert set(first_keys).isdisjoint(second_keys)
     assert all(pos_device_authenticate(raw_key=key) for key in second_keys)
-    assert not any(pos_device_authenticate(raw_key=key) for key in first_keys)
-    assert PosDevice.objects.count() == 2
+
+
+def test_a_second_run_keeps_changed_passwords_deactivations_and_roles():
+    _seed()
+    user_model = get_user_model()
+    admin = user_model.objects.get(username="admin")
+    admin.set_password("a-changed-long-password")
+    admin.save()
+    staff = user_model.objects.get(username="burger-republic-admin")
+    staff.is_active = False
+    staff.save()
+    staff.groups.clear()
+    staff.staff_brands.clear()
+
+    output = _seed()
+
+    admin.refresh_from_db()
+    staff.refresh_from_db()
+    assert admin.check_password("a-changed-long-password")
+    assert not admin.check_password("admin")
+    assert not staff.is_active
+    assert not staff.groups.exists()
+    assert not staff.staff_brands.exists()
+    assert "admin / admin" not in output
+    assert "passwords were not changed" in output
 
 
 def test_admin_password_comes_from_the_environment(monkeypatch):

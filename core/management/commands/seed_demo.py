@@ -12,7 +12,8 @@ from core.demo import demo_seed
 class Command(BaseCommand):
     help = (
         "Create a demo: two brands with stores and a POS device each, customers, products, "
-        "labels and orders over the last weeks. Running it again adds nothing twice."
+        "labels and orders over the last weeks. Running it again adds nothing twice and "
+        "leaves existing users and device keys alone."
     )
 
     def add_arguments(self, parser):
@@ -47,10 +48,18 @@ class Command(BaseCommand):
         self.stdout.write(
             self.style.SUCCESS(f"Demo ready in {elapsed:.1f}s. Created: {created or 'nothing'}.")
         )
-        self.stdout.write("Admin logins (/admin/):")
-        for username, password, role in result.logins:
-            self.stdout.write(f"  {username} / {password}  ({role})")
-        self.stdout.write("POS device keys (header X-Device-Key):")
-        for device, raw_key in result.devices:
-            state = "" if device.is_active else "  [revoked]"
-            self.stdout.write(f"  {device.store}  {device.name}: {raw_key}{state}")
+        if result.logins:
+            self.stdout.write("Admin logins (/admin/):")
+            for username, password, role in result.logins:
+                self.stdout.write(f"  {username} / {password}  ({role})")
+        else:
+            self.stdout.write("Demo admin users exist already; their passwords were not changed.")
+        if result.devices:
+            self.stdout.write("POS device keys (header X-Device-Key), shown this once:")
+            for device, raw_key in result.devices:
+                self.stdout.write(f"  {device.store}  {device.name}: {raw_key}")
+        else:
+            self.stdout.write(
+                "Demo POS devices exist already; their keys were shown when they were created. "
+                "Rotate a key in the admin (POS devices) to get a new one."
+            )
