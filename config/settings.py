@@ -230,7 +230,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     },
     "core-outbox-purge": {
         "task": "core.outbox_purge",
-        "schedule": 24 * 60 * 60,
+        "schedule": crontab(minute="45", hour="3"),  # daily at 03:45
     },
     "notifications-requeue-stale-deliveries": {
         "task": "notifications.requeue_stale_deliveries",

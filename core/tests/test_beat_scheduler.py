@@ -30,6 +30,7 @@ FIXED_TIMES = {
     "loyalty-repair-balance-drift": ("0", "3"),
     "promotions-reconcile-usage-counters": ("30", "3"),
     "rules-daily-sweep": ("0", "5"),
+    "core-outbox-purge": ("45", "3"),
 }
 
 
@@ -154,7 +155,7 @@ def test_a_real_beat_process_keeps_the_schedules_edited_in_the_admin():
 @pytest.mark.django_db
 def test_existing_installations_move_the_old_interval_defaults_to_fixed_times():
     # Given the rows the old beat wrote (daily every 86,400 s), one of them changed on purpose
-    migration = importlib.import_module("core.migrations.0001_periodic_tasks_at_fixed_times")
+    migration = importlib.import_module("core.migrations.0002_periodic_tasks_at_fixed_times")
     daily, _ = IntervalSchedule.objects.get_or_create(every=86400, period=IntervalSchedule.SECONDS)
     twice, _ = IntervalSchedule.objects.get_or_create(every=43200, period=IntervalSchedule.SECONDS)
     PeriodicTask.objects.create(name="loyalty-review-tiers", task="t", interval=daily)

@@ -54,6 +54,9 @@ def to_fixed_times(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("django_celery_beat", "0019_alter_periodictasks_options")]
+    dependencies = [
+        ("core", "0001_outbox_message"),
+        ("django_celery_beat", "0019_alter_periodictasks_options"),
+    ]
 
     operations = [migrations.RunPython(to_fixed_times, migrations.RunPython.noop)]
