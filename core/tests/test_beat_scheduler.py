@@ -30,7 +30,6 @@ FIXED_TIMES = {
     "loyalty-repair-balance-drift": ("0", "3"),
     "promotions-reconcile-usage-counters": ("30", "3"),
     "rules-daily-sweep": ("0", "5"),
-    "core-outbox-purge": ("45", "3"),
 }
 
 
