@@ -20,6 +20,12 @@ def _isolated_cache():
 
 
 @pytest.fixture(autouse=True)
+def _generous_throttles(settings):
+    """Tests send many requests from one client; throttle tests lower the rates they test."""
+    settings.THROTTLE_RATES = dict.fromkeys(settings.THROTTLE_RATES, "100000/minute")
+
+
+@pytest.fixture(autouse=True)
 def _eager_celery():
     """Unit tests run tasks in process; tests marked `worker` use a real worker instead."""
     previous = celery_app.conf.task_always_eager

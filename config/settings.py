@@ -147,8 +147,11 @@ REST_FRAMEWORK = {
         "rest_framework.filters.OrderingFilter",
     ],
     "EXCEPTION_HANDLER": "core.api.errors.exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "core.api.schema.AutoSchema",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
+    "DEFAULT_THROTTLE_CLASSES": ["core.api.throttling.ClientRateThrottle"],
+    # Client IPs come from X-Forwarded-For only as far as this many proxies are trusted.
+    "NUM_PROXIES": int(os.environ.get("TRUSTED_PROXY_COUNT", "0")),
 }
 
 SPECTACULAR_SETTINGS = {
@@ -296,6 +299,20 @@ else:
             "LOCATION": "throttle",
         },
     }
+
+# Requests per client (device, user, or IP) and scope; "N/second|minute|hour|day".
+THROTTLE_RATES = {
+    scope: os.environ.get(f"THROTTLE_RATE_{scope.upper()}", default)
+    for scope, default in {
+        "default": "600/minute",
+        "auth": "10/minute",
+        "quote": "120/minute",
+        "order": "60/minute",
+        "codes": "20/minute",
+        "pos_sync": "600/minute",
+        "pos_upload": "120/minute",
+    }.items()
+}
 
 # --- Transactional outbox ---------------------------------------------------------------------
 

@@ -117,6 +117,7 @@ def test_with_redis_killed_checkout_payments_and_sync_answer_from_the_database(
     assert shop.quote().json()["discount_total"] == "2.50"
     # Only the first call of each cache touched the network; the breaker skipped the rest
     assert caches["default"]._breaker.failures == 1
+    assert caches["throttle"]._breaker.failures == 1
     # And /healthz keeps the app in rotation, naming the cache as down
     health = client.get("/healthz")
     assert health.status_code == 200
@@ -166,6 +167,7 @@ def test_a_hung_redis_is_skipped_after_one_short_wait_and_nothing_stale_is_serve
     print(f"new connections to the hung Redis: {attempts} in {elapsed:.1f} s")
     assert attempts <= 2 * probes
     assert 1 <= caches["default"]._breaker.failures <= 1 + probes
+    assert 1 <= caches["throttle"]._breaker.failures <= 1 + probes
 
     # When Redis answers again and the cool-down has passed
     time.sleep(cooldown + 0.2)
