@@ -55,3 +55,21 @@ def test_a_disallowed_host_on_the_api_gets_the_error_format(client):
 
     assert response.status_code == 400
     assert response.json() == {"code": "bad_request", "message": "Bad request.", "fields": {}}
+
+
+@pytest.mark.django_db
+def test_healthz_says_degraded_when_the_broker_is_unreachable(client, settings):
+    from config.celery_app import app
+
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    previous = app.conf.broker_write_url
+    app.conf.broker_write_url = "redis://127.0.0.1:1/0"
+    try:
+        response = client.get("/healthz")
+    finally:
+        app.conf.broker_write_url = previous
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "degraded"
+    assert body["checks"]["broker"]["status"] == "down"
