@@ -17,14 +17,15 @@ from django.core.exceptions import ImproperlyConfigured
 from rest_framework.exceptions import Throttled
 from rest_framework.throttling import SimpleRateThrottle
 
+from core.api.permissions import is_device_request
+
 DEFAULT_SCOPE = "default"
 CODES_SCOPE = "codes"
 
 
 def client_ident(throttle: SimpleRateThrottle, request) -> str:
-    device = getattr(request.user, "device", None)  # DevicePrincipal of a device key
-    if device is not None:
-        return f"device:{device.pk}"
+    if is_device_request(request):
+        return f"device:{request.auth.pk}"
     if request.user is not None and request.user.is_authenticated:
         return f"user:{request.user.pk}"
     return f"ip:{throttle.get_ident(request)}"
