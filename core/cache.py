@@ -27,6 +27,7 @@ import threading
 import time
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.core.cache.backends.base import DEFAULT_TIMEOUT
 from django.core.cache.backends.locmem import LocMemCache
@@ -111,12 +112,21 @@ _breakers: dict[tuple, CircuitBreaker] = {}
 _breakers_lock = threading.Lock()
 
 
+def _without_credentials(location: str) -> str:
+    """`redis://:password@host:6379/0` as `redis://host:6379/0`, for log lines."""
+    return ",".join(
+        urlsplit(url)._replace(netloc=urlsplit(url).netloc.rpartition("@")[2]).geturl()
+        for url in location.split(",")
+    )
+
+
 def breaker_for(*, location: str, prefix: str, cooldown: float) -> CircuitBreaker:
     """The process's breaker of a cache (Django builds one backend object per thread)."""
     with _breakers_lock:
         key = (location, prefix)
         if key not in _breakers:
-            _breakers[key] = CircuitBreaker(name=f"{location} ({prefix})", cooldown=cooldown)
+            name = f"{_without_credentials(location)} ({prefix})"
+            _breakers[key] = CircuitBreaker(name=name, cooldown=cooldown)
         _breakers[key].cooldown = cooldown
         return _breakers[key]
 

@@ -84,3 +84,14 @@ def test_a_dirty_process_drops_its_prefix_without_another_request(cache, redis_s
     assert other.exists("unit:1:bundle") == 0
     assert other.get("elsewhere") == b"kept"
     assert cache._breaker.dirty is False
+
+
+def test_log_lines_name_the_redis_without_its_password(settings, caplog):
+    url = "redis://:s3cret-pass@127.0.0.1:1/0"
+    settings.CACHES = resilient_caches(url, prefix="secret", cooldown=COOLDOWN)
+
+    assert caches["default"].get("anything") is None
+
+    logged = " ".join(record.getMessage() for record in caplog.records)
+    assert "redis://127.0.0.1:1/0 (secret) unreachable" in logged
+    assert "s3cret-pass" not in logged

@@ -29,7 +29,7 @@ def b():
     return build_tenant("b")
 
 
-def basket(tenant, **extra) -> dict:
+def basket(tenant) -> dict:
     return {"brand": tenant.brand.slug, "lines": [{"product": tenant.product.pk, "quantity": 1}]}
 
 
