@@ -2,19 +2,27 @@
 
 import pytest
 from celery._state import _set_task_join_will_block
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from rest_framework.test import APIClient
 
 from config.celery_app import app as celery_app
 
-pytest_plugins = ["core.tests.celery_worker"]
+pytest_plugins = ["core.tests.celery_worker", "core.tests.redis_server"]
 
 
 @pytest.fixture(autouse=True)
 def _isolated_cache():
     cache.clear()
+    caches["throttle"].clear()
     yield
     cache.clear()
+    caches["throttle"].clear()
+
+
+@pytest.fixture(autouse=True)
+def _generous_throttles(settings):
+    """Tests send many requests from one client; throttle tests lower the rates they test."""
+    settings.THROTTLE_RATES = dict.fromkeys(settings.THROTTLE_RATES, "100000/minute")
 
 
 @pytest.fixture(autouse=True)

@@ -5,6 +5,7 @@ process, local-memory cache. `DATABASE_URL`, `REDIS_URL` and `CELERY_BROKER_URL`
 PostgreSQL, Redis and real Celery workers. The README lists every variable.
 """
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -107,16 +108,7 @@ DATABASES = {
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
-if REDIS_URL:
-    CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": REDIS_URL,
-            "KEY_PREFIX": os.environ.get("CACHE_KEY_PREFIX", "promo"),
-        }
-    }
-else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# CACHES: see "Cache resilience and throttling" below.
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -168,8 +160,11 @@ REST_FRAMEWORK = {
         "rest_framework.filters.OrderingFilter",
     ],
     "EXCEPTION_HANDLER": "core.api.errors.exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "core.api.schema.AutoSchema",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
+    "DEFAULT_THROTTLE_CLASSES": ["core.api.throttling.ClientRateThrottle"],
+    # Client IPs come from X-Forwarded-For only as far as this many proxies are trusted.
+    "NUM_PROXIES": int(os.environ.get("TRUSTED_PROXY_COUNT", "0")),
 }
 
 SPECTACULAR_SETTINGS = {
@@ -284,7 +279,63 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
 POS_LOG_RETENTION_DAYS = int(os.environ.get("POS_LOG_RETENTION_DAYS", "30"))
 POS_LOG_LINES_PER_MINUTE = int(os.environ.get("POS_LOG_LINES_PER_MINUTE", "600"))
 
+
 # --- Cache resilience and throttling ------------------------------------------------------
+def database_key_prefix(database: dict) -> str:
+    """A cache key prefix unique to the database, so deployments sharing a Redis stay apart."""
+    parts = ("ENGINE", "HOST", "PORT", "NAME")
+    identity = "|".join(str(database.get(part) or "") for part in parts)
+    return "promo-" + hashlib.sha256(identity.encode()).hexdigest()[:12]
+
+
+CACHE_KEY_PREFIX = os.environ.get("CACHE_KEY_PREFIX") or database_key_prefix(DATABASES["default"])
+# Each request waits at most about this long on an unreachable Redis (connect, then read)...
+CACHE_SOCKET_TIMEOUT = float(os.environ.get("CACHE_SOCKET_TIMEOUT", "0.1"))
+# ...and after a failure the process skips Redis for this long before it tries again.
+CACHE_CIRCUIT_BREAKER_COOLDOWN = float(os.environ.get("CACHE_CIRCUIT_BREAKER_COOLDOWN", "30"))
+if REDIS_URL:
+    _redis_options = {
+        "socket_connect_timeout": CACHE_SOCKET_TIMEOUT,
+        "socket_timeout": CACHE_SOCKET_TIMEOUT,
+        "CIRCUIT_BREAKER_COOLDOWN": CACHE_CIRCUIT_BREAKER_COOLDOWN,
+    }
+    CACHES = {
+        "default": {
+            "BACKEND": "core.cache.ResilientRedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": CACHE_KEY_PREFIX,
+            "OPTIONS": _redis_options,
+        },
+        # Rate limit counters: Redis, or this process's memory while Redis is unreachable.
+        "throttle": {
+            "BACKEND": "core.cache.ResilientRedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": f"{CACHE_KEY_PREFIX}-throttle",
+            "OPTIONS": {**_redis_options, "FALLBACK": True},
+        },
+    }
+else:
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        "throttle": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": "throttle",
+        },
+    }
+
+# Requests per client (device, user, or IP) and scope; "N/second|minute|hour|day".
+THROTTLE_RATES = {
+    scope: os.environ.get(f"THROTTLE_RATE_{scope.upper()}", default)
+    for scope, default in {
+        "default": "600/minute",
+        "auth": "10/minute",
+        "quote": "120/minute",
+        "order": "60/minute",
+        "codes": "20/minute",
+        "pos_sync": "600/minute",
+        "pos_upload": "120/minute",
+    }.items()
+}
 
 # --- Transactional outbox ---------------------------------------------------------------------
 # What must happen after a commit is written in the same transaction and sent to the broker after

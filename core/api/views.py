@@ -4,6 +4,7 @@ from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.permissions import AllowAny
 
 from core.api.errors import ErrorSerializer
+from core.api.throttling import ClientRateThrottle
 
 
 class ObtainTokenView(ObtainAuthToken):
@@ -11,6 +12,8 @@ class ObtainTokenView(ObtainAuthToken):
 
     permission_classes = [AllowAny]
     authentication_classes: list = []
+    throttle_classes = [ClientRateThrottle]
+    throttle_scope = "auth"
 
     @extend_schema(
         tags=["auth"],

@@ -96,6 +96,8 @@ def start_worker(
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings",
         "DATABASE_URL": _database_url(connection.settings_dict),
+        # The cache prefix is derived from the database name, which the test run renamed.
+        "CACHE_KEY_PREFIX": settings.CACHE_KEY_PREFIX,
         # Close the connection after each task, so the test suite can flush and drop the DB.
         "DATABASE_CONN_MAX_AGE": "0",
         "CELERY_BROKER_URL": broker_url,

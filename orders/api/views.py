@@ -22,6 +22,7 @@ from core.api.permissions import (
     is_device_request,
     request_customer,
 )
+from core.api.throttling import ClientRateThrottle, CodeAttemptThrottle
 from core.errors import ApplicationError
 from customers.models import Customer
 from orders.api.filters import OrderFilter
@@ -99,6 +100,8 @@ def _invalid(code: str, field: str, message: str) -> ApplicationError:
 @extend_schema(tags=["orders"])
 class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     permission_classes = [StaffModelPermissions | IsPosDevice | IsCustomer]
+    throttle_classes = [ClientRateThrottle, CodeAttemptThrottle]
+    throttle_scopes = {"create": "order"}
     filter_backends = [DjangoFilterBackend, OrderingFilter]
     filterset_class = OrderFilter
     ordering_fields = ["created_at", "total", "id"]
@@ -264,6 +267,8 @@ class QuoteView(APIView):
     then would be. The same pipeline as order placement; nothing is written."""
 
     permission_classes = [IsStaff | IsPosDevice | IsCustomer]
+    throttle_classes = [ClientRateThrottle, CodeAttemptThrottle]
+    throttle_scope = "quote"
 
     @extend_schema(
         summary="Quote a basket",

@@ -114,6 +114,7 @@ def _send(request, body: bytes, *, etag: str | None = None) -> HttpResponse:
 
 class SyncView(APIView):
     permission_classes = [IsPosDevice]
+    throttle_scope = "pos_sync"
 
 
 class SyncVersionView(SyncView):

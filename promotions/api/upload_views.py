@@ -1,13 +1,14 @@
 """What POS devices upload after working offline: priced tickets and log lines."""
 
+from django.conf import settings
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework.exceptions import Throttled
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api.errors import ErrorSerializer
 from core.api.inputs import parse_input
 from core.api.permissions import IsPosDevice
+from core.api.throttling import throttle_take
 from promotions.api.upload_serializers import (
     UploadEnvelopeSerializer,
     UploadLogsInputSerializer,
@@ -16,7 +17,7 @@ from promotions.api.upload_serializers import (
     UploadUsageOutputSerializer,
     ticket_parse,
 )
-from promotions.services.pos_uploads import LogQuotaExceeded, pos_logs_record, pos_tickets_upload
+from promotions.services.pos_uploads import pos_logs_record, pos_tickets_upload
 
 ERRORS = {400: ErrorSerializer, 401: ErrorSerializer, 403: ErrorSerializer}
 
@@ -32,6 +33,7 @@ class UploadUsageView(APIView):
     """
 
     permission_classes = [IsPosDevice]
+    throttle_scope = "pos_upload"
 
     @extend_schema(
         tags=["sync"],
@@ -49,6 +51,7 @@ class UploadLogsView(APIView):
     """Upload device log lines (at most 100 per request, and a quota of lines per minute)."""
 
     permission_classes = [IsPosDevice]
+    throttle_scope = "pos_upload"
 
     @extend_schema(
         tags=["sync"],
@@ -64,8 +67,12 @@ class UploadLogsView(APIView):
     )
     def post(self, request):
         data = parse_input(UploadLogsInputSerializer, request.data)
-        try:
-            stored = pos_logs_record(device=request.auth, lines=data["lines"])
-        except LogQuotaExceeded as exceeded:
-            raise Throttled(wait=exceeded.retry_after, detail=exceeded.message) from None
+        throttle_take(
+            request,
+            scope="pos_log_lines",
+            rate=f"{settings.POS_LOG_LINES_PER_MINUTE}/min",
+            cost=len(data["lines"]),
+            message="At most {limit} log lines per minute per device; retry in {wait} s.",
+        )
+        stored = pos_logs_record(device=request.auth, lines=data["lines"])
         return Response({"stored": stored})

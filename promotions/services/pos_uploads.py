@@ -10,7 +10,6 @@ flagged on the ticket, never refused: the sale happened.
 """
 
 import hashlib
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -18,7 +17,6 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -509,15 +507,6 @@ def _usage_record(
 # --- logs -----------------------------------------------------------------------------------
 
 
-class LogQuotaExceeded(ApplicationError):
-    status_code = 429
-    default_code = "throttled"
-
-    def __init__(self, message: str, *, retry_after: int) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-
-
 @dataclass(frozen=True)
 class LogLine:
     level: str
@@ -526,34 +515,9 @@ class LogLine:
     context: dict = field(default_factory=dict)
 
 
-def _log_quota_take(*, device_id: int, lines: int) -> None:
-    """Count `lines` against the device's lines per minute (a fixed window in the cache)."""
-    limit = settings.POS_LOG_LINES_PER_MINUTE
-    now = time.time()
-    window = int(now // 60)
-    key = f"pos-logs:quota:{device_id}:{window}"
-    cache.add(key, 0, timeout=120)
-    try:
-        used = cache.incr(key, lines)
-    except ValueError:  # the window's key expired in between
-        cache.set(key, lines, timeout=120)
-        used = lines
-    if used > limit:
-        cache.decr(key, lines)
-        retry_after = max(1, 60 - int(now % 60))
-        raise LogQuotaExceeded(
-            f"At most {limit} log lines per minute per device; retry in {retry_after} s.",
-            retry_after=retry_after,
-        )
-
-
 @transaction.atomic
 def pos_logs_record(*, device: PosDevice, lines: Sequence[LogLine]) -> int:
-    """Store a batch of the device's log lines, within its per-minute quota.
-
-    Raises `LogQuotaExceeded` (nothing stored) when the batch would pass the quota.
-    """
-    _log_quota_take(device_id=device.pk, lines=len(lines))
+    """Store a batch of the device's log lines (the view has charged them to its quota)."""
     rows = PosLog.objects.bulk_create(
         PosLog(
             device=device,
