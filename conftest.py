@@ -7,7 +7,7 @@ from rest_framework.test import APIClient
 
 from config.celery_app import app as celery_app
 
-pytest_plugins = ["core.tests.celery_worker", "core.tests.redis_server"]
+pytest_plugins = ["core.tests.redis_server", "core.tests.celery_worker"]
 
 
 @pytest.fixture(autouse=True)

@@ -20,7 +20,7 @@ from config.celery_app import app
 from core.models import OutboxMessage
 from core.outbox import outbox_enqueue, outbox_sweep
 from core.tests.celery_worker import broker_at
-from core.tests.processes import free_port
+from core.tests.redis_server import free_port
 
 TASK = "core.outbox_purge"  # cheap and harmless; never run here, only sent
 

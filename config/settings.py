@@ -344,6 +344,8 @@ THROTTLE_RATES = {
 OUTBOX_RESEND_AFTER_SECONDS = int(os.environ.get("OUTBOX_RESEND_AFTER_SECONDS", "300"))
 OUTBOX_RESEND_MAX_SECONDS = int(os.environ.get("OUTBOX_RESEND_MAX_SECONDS", "3600"))
 OUTBOX_RETENTION_DAYS = int(os.environ.get("OUTBOX_RETENTION_DAYS", "7"))
+# /healthz says `degraded` while an owed effect has waited longer than this.
+OUTBOX_LATE_AFTER_SECONDS = int(os.environ.get("OUTBOX_LATE_AFTER_SECONDS", "900"))
 
 # --- Authentication, lockout and passwords ---------------------------------------------------
 

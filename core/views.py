@@ -40,6 +40,19 @@ def _check_broker() -> str:
     return "ok"
 
 
+def _check_outbox() -> dict:
+    """What is owed after commits and not done yet; late when the oldest has waited longer
+    than a sweep and a resend would take (the broker or the workers are not keeping up)."""
+    from core.outbox import outbox_backlog
+
+    backlog = outbox_backlog()
+    if backlog["oldest_seconds"] > settings.OUTBOX_LATE_AFTER_SECONDS:
+        raise RuntimeError(
+            f"{backlog['pending']} effects owed, the oldest for {backlog['oldest_seconds']} s"
+        )
+    return {"status": "ok", **backlog}
+
+
 # Without the database the app cannot answer. Without the cache it answers from the database,
 # and without the broker tasks wait for it (`degraded`, still 200: keep the app in rotation).
 REQUIRED = {"database"}
@@ -47,19 +60,21 @@ REQUIRED = {"database"}
 
 @never_cache
 def healthz(request) -> JsonResponse:
-    """200 `ok` when the database, the cache and the broker answer; 200 `degraded` when the
-    cache or the broker is down; 503 `error` when the database is."""
+    """200 `ok` when the database, the cache and the broker answer and the outbox keeps up;
+    200 `degraded` when the cache or the broker is down or the outbox is late; 503 `error`
+    when the database is down."""
     checks: dict[str, dict] = {}
     failed: set[str] = set()
     for name, check in (
         ("database", _check_database),
         ("cache", _check_cache),
         ("broker", _check_broker),
+        ("outbox", _check_outbox),
     ):
         started = time.perf_counter()
         try:
             detail = check() or "ok"
-            checks[name] = {"status": detail}
+            checks[name] = detail if isinstance(detail, dict) else {"status": detail}
         except Exception as exc:  # a health check reports failures, it does not raise them
             failed.add(name)
             status = "error" if name in REQUIRED else "down"

@@ -31,7 +31,7 @@ from django.conf import settings
 from django.db import connection
 
 from config.celery_app import app as celery_app
-from core.tests.processes import free_port
+from core.tests.redis_server import free_port
 
 STARTUP_TIMEOUT_SECONDS = 60
 SHUTDOWN_TIMEOUT_SECONDS = 30
@@ -172,16 +172,18 @@ def _reset_broker_connections() -> None:
 def broker_at(url: str, *, queue: str | None = None) -> Iterator[None]:
     """Send this process's tasks to the broker at `url` (not eagerly) while inside."""
     conf = celery_app.conf
-    previous = (conf.broker_url, conf.task_always_eager, conf.task_default_queue)
+    keys = ("broker_url", "broker_write_url", "task_always_eager", "task_default_queue")
+    previous = {key: conf.get(key) for key in keys}  # raw values, not the properties' fallbacks
     _reset_broker_connections()
-    conf.broker_url, conf.task_always_eager = url, False
+    conf.broker_url = conf.broker_write_url = url
+    conf.task_always_eager = False
     if queue is not None:
         conf.task_default_queue = queue
     try:
         yield
     finally:
         _reset_broker_connections()
-        conf.broker_url, conf.task_always_eager, conf.task_default_queue = previous
+        conf.update(previous)
 
 
 def closed_port_broker():

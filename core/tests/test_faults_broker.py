@@ -16,7 +16,6 @@ from core.models import OutboxMessage
 from core.outbox import outbox_sweep
 from core.tests.api_world import build_tenant, token_client
 from core.tests.celery_worker import _stop, broker_at, start_worker
-from core.tests.processes import RedisProcess
 from loyalty_management.models import LoyaltyAccount, LoyaltyTransaction
 from loyalty_management.services.ledger import account_get_or_create
 from loyalty_management.tests.factories import LoyaltyProgramFactory
@@ -35,13 +34,10 @@ WORKER_ENV = {"EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend"}
 
 
 @pytest.fixture
-def broker():
-    redis = RedisProcess().start()
-    try:
-        with broker_at(redis.url, queue=f"faults-{redis.port}"):
-            yield redis
-    finally:
-        redis.stop()
+def broker(redis_server):
+    """A broker of the test's own, which it kills and starts again."""
+    with broker_at(redis_server.url, queue=f"faults-{redis_server.port}"):
+        yield redis_server
 
 
 @pytest.fixture

@@ -9,7 +9,13 @@ def test_healthz_reports_database_cache_and_broker(client, settings):
     assert response.status_code == 200
     body = response.json()
     assert body["status"] == "ok"
-    assert set(body["checks"]) == {"database", "cache", "broker"}
+    assert set(body["checks"]) == {"database", "cache", "broker", "outbox"}
+    assert body["checks"]["outbox"] == {
+        "status": "ok",
+        "pending": 0,
+        "oldest_seconds": 0,
+        "ms": body["checks"]["outbox"]["ms"],
+    }
     assert body["checks"]["database"]["status"] == "ok"
     assert body["checks"]["cache"]["status"] == "ok"
 
@@ -62,7 +68,7 @@ def test_healthz_says_degraded_when_the_broker_is_unreachable(client, settings):
     from config.celery_app import app
 
     settings.CELERY_TASK_ALWAYS_EAGER = False
-    previous = app.conf.broker_write_url
+    previous = app.conf.get("broker_write_url")  # the raw value: the property falls back
     app.conf.broker_write_url = "redis://127.0.0.1:1/0"
     try:
         response = client.get("/healthz")
@@ -73,3 +79,26 @@ def test_healthz_says_degraded_when_the_broker_is_unreachable(client, settings):
     body = response.json()
     assert body["status"] == "degraded"
     assert body["checks"]["broker"]["status"] == "down"
+
+
+@pytest.mark.django_db
+def test_healthz_says_degraded_while_the_outbox_is_late(client, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from core.models import OutboxMessage
+
+    # Given an effect owed for 20 minutes (late after 15) and one owed for a minute
+    settings.OUTBOX_LATE_AFTER_SECONDS = 900
+    now = timezone.now()
+    for age in (timedelta(minutes=1), timedelta(minutes=20)):
+        OutboxMessage.objects.create(task="core.outbox_purge", due_at=now, created_at=now - age)
+
+    response = client.get("/healthz")
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "degraded"
+    assert body["checks"]["outbox"]["status"] == "down"
+    assert body["checks"]["outbox"]["error"].startswith("RuntimeError: 2 effects owed")
