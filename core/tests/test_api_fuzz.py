@@ -180,6 +180,8 @@ def build_world() -> World:
         "sku": [t.product.sku for t in tenants],
         "username": [a.customer.email],
         "password": ["pass-word-123"],
+        "current_password": ["pass-word-123"],
+        "new_password": ["a-long-pass-phrase", "12345678"],
         "page": [1],
         "page_size": [1, 50],
         "lines": [
