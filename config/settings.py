@@ -286,11 +286,11 @@ AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
 AXES_RESET_ON_SUCCESS = False  # else one good login of the attacker's own clears the IP's count
 AXES_DISABLE_ACCESS_LOG = True  # successful logins go to the `security` log instead
 AXES_VERBOSE = False
-# Behind N reverse proxies the client address is the Nth from the right in X-Forwarded-For.
-AXES_IPWARE_PROXY_COUNT = int(os.environ.get("AUTH_PROXY_COUNT", "0")) or None
-if AXES_IPWARE_PROXY_COUNT:
-    AXES_IPWARE_PROXY_ORDER = "right-most"
-    AXES_IPWARE_META_PRECEDENCE_ORDER = ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR")
+# The client's address, for lockouts and the security log, is DRF's (as for throttles):
+# REMOTE_ADDR, or behind NUM_PROXIES reverse proxies the address the nearest one saw, taken
+# from X-Forwarded-For. 0 trusts no X-Forwarded-For header at all.
+AXES_CLIENT_IP_CALLABLE = "accounts.lockout.client_ip"
+REST_FRAMEWORK["NUM_PROXIES"] = int(os.environ.get("NUM_PROXIES", "0"))
 
 # API tokens (django-rest-knox): only a hash is stored; each login issues a new token that
 # expires after AUTH_TOKEN_TTL_HOURS; a user keeps at most AUTH_TOKEN_LIMIT_PER_USER live ones.

@@ -125,3 +125,44 @@ def test_the_basket_login_still_signs_in_with_the_right_password(customer):
     )
 
     assert response.status_code == 302
+
+
+@pytest.fixture
+def behind_one_proxy(settings):
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}
+
+
+def proxied_login(forwarded_for: str, password=WRONG, username="jane@example.com"):
+    return APIClient().post(
+        LOGIN,
+        {"username": username, "password": password},
+        REMOTE_ADDR="10.0.0.2",
+        HTTP_X_FORWARDED_FOR=forwarded_for,
+        format="json",
+    )
+
+
+def test_behind_a_proxy_the_address_it_saw_is_locked_not_the_proxy(
+    customer, small_lockout, behind_one_proxy
+):
+    # The client forges the left part of X-Forwarded-For; the proxy appends what it saw.
+    for index in range(3):
+        proxied_login(f"198.51.100.{index}, 203.0.113.5", username=f"guess-{index}@example.com")
+
+    assert_error(proxied_login("192.0.2.1, 203.0.113.5", password=PASSWORD), 429, "locked_out")
+    assert set(AccessAttempt.objects.values_list("ip_address", flat=True)) == {"203.0.113.5"}
+    assert proxied_login("203.0.113.6", password=PASSWORD).status_code == 200
+
+
+def test_without_a_trusted_proxy_x_forwarded_for_is_ignored(customer, small_lockout):
+    for index in range(3):
+        proxied_login(f"198.51.100.{index}", username=f"guess-{index}@example.com")
+
+    assert set(AccessAttempt.objects.values_list("ip_address", flat=True)) == {"10.0.0.2"}
+
+
+def test_a_forwarded_for_that_is_not_an_address_is_no_500(customer, behind_one_proxy):
+    response = proxied_login("not-an-address")
+
+    assert_error(response, 400, "invalid_credentials")
+    assert AccessAttempt.objects.get().ip_address == "10.0.0.2"
