@@ -8,7 +8,7 @@ import time
 from decimal import Decimal
 
 from django.test import Client
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
 
 from brands.models import Brand
 from catalog.models import Product
@@ -65,8 +65,8 @@ def main(runs: int = 200) -> None:
         email="bench@example.com",
         password="bench-password-1",  # noqa: S106
     )
-    token = Token.objects.create(user=customer.user)
-    client = Client(HTTP_AUTHORIZATION=f"Token {token.key}")
+    _, token = AuthToken.objects.create(user=customer.user)
+    client = Client(HTTP_AUTHORIZATION=f"Token {token}")
     created = 0
     print(f"\nQuote API latency end to end ({runs} requests each, bundle cached)")
     print(f"{'promotions':>10} {'lines':>6} {'median ms':>10} {'p95 ms':>10}")

@@ -7,6 +7,7 @@ PostgreSQL, Redis and real Celery workers. The README lists every variable.
 
 import hashlib
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import csp.constants
@@ -43,6 +44,8 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver"
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 
 INSTALLED_APPS = [
+    # First, so that its `createsuperuser` (the password policy without a prompt) is the one run.
+    "accounts",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -50,7 +53,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",
+    "axes",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -78,6 +82,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, so it sees the response of a login view that met a lockout.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -148,7 +154,7 @@ WEBHOOK_ALLOW_PRIVATE_NETWORKS = env_bool("WEBHOOK_ALLOW_PRIVATE_NETWORKS", DEBU
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "brands.api.authentication.DeviceKeyAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
+        "accounts.authentication.ExpiringTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -348,6 +354,43 @@ OUTBOX_RETENTION_DAYS = int(os.environ.get("OUTBOX_RETENTION_DAYS", "7"))
 OUTBOX_LATE_AFTER_SECONDS = int(os.environ.get("OUTBOX_LATE_AFTER_SECONDS", "900"))
 
 # --- Authentication, lockout and passwords ---------------------------------------------------
+# django-axes counts failed logins in the database (admin, basket page and API token alike) and
+# refuses a username, or an IP address, after AUTH_FAILURE_LIMIT failures within the cool-off;
+# each failure during a lockout starts the cool-off again.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = int(os.environ.get("AUTH_FAILURE_LIMIT", "10"))
+AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("AUTH_COOLOFF_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
+AXES_RESET_ON_SUCCESS = False  # else one good login of the attacker's own clears the IP's count
+AXES_DISABLE_ACCESS_LOG = True  # successful logins go to the `security` log instead
+AXES_VERBOSE = False
+# The client's address, for lockouts and the security log, is DRF's (as for throttles):
+# REMOTE_ADDR, or behind TRUSTED_PROXY_COUNT reverse proxies (REST_FRAMEWORK["NUM_PROXIES"])
+# the address the nearest one saw, taken from X-Forwarded-For. 0 trusts no such header at all.
+AXES_CLIENT_IP_CALLABLE = "accounts.lockout.client_ip"
+
+# API tokens (django-rest-knox): only a hash is stored; each login issues a new token that
+# expires after AUTH_TOKEN_TTL_HOURS; a user keeps at most AUTH_TOKEN_LIMIT_PER_USER live ones.
+REST_KNOX = {
+    "TOKEN_TTL": timedelta(hours=int(os.environ.get("AUTH_TOKEN_TTL_HOURS", "24"))),
+    "AUTH_HEADER_PREFIX": "Token",
+    "AUTO_REFRESH": False,
+}
+AUTH_TOKEN_LIMIT_PER_USER = int(os.environ.get("AUTH_TOKEN_LIMIT_PER_USER", "10"))
+
+# Argon2 hashes new passwords; a password stored with another hasher below is rehashed with
+# Argon2 at its owner's next login.
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+    "django.contrib.auth.hashers.BCryptSHA256PasswordHasher",
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
+]
 
 # --- Personal data and retention --------------------------------------------------------------
 

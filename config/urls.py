@@ -20,7 +20,7 @@ api_v1 = [
     path("sync/", include("promotions.api.sync_urls")),
     path("", include("loyalty_management.api.urls")),
     path("", include("rules.api.urls")),
-    path("", include("core.api.urls")),
+    path("", include("accounts.api.urls")),
 ]
 
 # Redoc styles its page from script (styled-components) and runs its search in a worker made

@@ -3,6 +3,8 @@
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 
+from accounts.security_events import EMAIL_CHANGED, security_event_log
+from accounts.services import password_confirm, password_validate
 from brands.models import Brand
 from core.errors import ApplicationError, ConflictError
 from customers.models import Customer, CustomerBrand
@@ -66,7 +68,8 @@ def customer_create(
     external_id: str | None = None,
     password: str | None = None,
 ) -> Customer:
-    """Create a customer, known to `brand`. With a password, they also get a storefront login.
+    """Create a customer, known to `brand`. With a password, they also get a storefront login;
+    the password must meet the policy (`AUTH_PASSWORD_VALIDATORS`, else `password_invalid`).
 
     An email or external id that another customer has is a conflict (`customer_*_taken`).
     """
@@ -88,7 +91,17 @@ def customer_create(
                 fields={"email": ["Required when a password is given."]},
             )
         _check_login_free(customer.email)
-        customer.user = get_user_model().objects.create_user(
+        user_model = get_user_model()
+        password_validate(
+            password=password,
+            user=user_model(
+                username=customer.email,
+                email=customer.email,
+                first_name=customer.first_name,
+                last_name=customer.last_name,
+            ),
+        )
+        customer.user = user_model.objects.create_user(
             username=customer.email, email=customer.email, password=password
         )
     _save(customer)
@@ -133,5 +146,25 @@ def customer_update(*, customer: Customer, **fields) -> Customer:
         user_model.objects.filter(pk=customer.user_id).update(
             username=customer.email, email=customer.email
         )
+        security_event_log(EMAIL_CHANGED, user_id=customer.user_id, customer_id=customer.pk)
     _save(customer)
     return customer
+
+
+def customer_update_own_profile(
+    *, customer: Customer, request, current_password: str | None = None, **fields
+) -> Customer:
+    """A customer changes their own profile. Their email is their login, so changing it needs
+    their current password (a wrong one counts towards the login lockout); staff change it
+    through `customer_update` with their role's permission instead. Checked before the
+    transaction opens, so that a refused attempt is still counted."""
+    email = fields.get("email")
+    new_email = (email or "").strip().lower() or None
+    if customer.user_id and new_email and new_email != customer.email:
+        password_confirm(
+            request=request,
+            user=customer.user,
+            password=current_password,
+            reason="to change your email address",
+        )
+    return customer_update(customer=customer, **fields)

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.contrib import messages
-from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.views import LoginView
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
@@ -23,6 +22,7 @@ from django.utils.http import urlencode
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
+from accounts.forms import LockoutAwareAuthenticationForm
 from brands.models import Brand
 from brands.selectors import get_current_brand, scope_to_user_brands
 from catalog.models import Product
@@ -564,7 +564,7 @@ def order_confirmation(request: HttpRequest, order_id: int) -> HttpResponse:
     )
 
 
-class StorefrontLoginForm(AuthenticationForm):
+class StorefrontLoginForm(LockoutAwareAuthenticationForm):
     def __init__(self, *args, **kwargs) -> None:
         kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)

@@ -20,7 +20,7 @@ from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections, transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
 from schemathesis.checks import not_a_server_error
 from schemathesis.core.failures import Failure
 from schemathesis.generation import GenerationMode
@@ -180,6 +180,8 @@ def build_world() -> World:
         "sku": [t.product.sku for t in tenants],
         "username": [a.customer.email],
         "password": ["pass-word-123"],
+        "current_password": ["pass-word-123"],
+        "new_password": ["a-long-pass-phrase", "12345678"],
         "page": [1],
         "page_size": [1, 50],
         "lines": [
@@ -202,9 +204,9 @@ def build_world() -> World:
     }
     return World(
         credentials={
-            "superuser": {"Authorization": f"Token {Token.objects.create(user=root).key}"},
+            "superuser": {"Authorization": f"Token {AuthToken.objects.create(user=root)[1]}"},
             "customer": {
-                "Authorization": f"Token {Token.objects.create(user=a.customer.user).key}"
+                "Authorization": f"Token {AuthToken.objects.create(user=a.customer.user)[1]}"
             },
             "device": {"X-Device-Key": a.device_key},
         },

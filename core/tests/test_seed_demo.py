@@ -8,6 +8,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.db.models import F
+from django.http import HttpRequest
 from django.utils import timezone
 
 from brands.models import Brand, PosDevice, Store
@@ -117,7 +118,8 @@ def test_printed_logins_and_device_keys_work(client):
     staff = get_user_model().objects.get(username="burger-republic-admin")
     assert not staff.is_superuser
     assert list(staff.staff_brands.values_list("slug", flat=True)) == ["burger-republic"]
-    assert client.login(username="burger-republic-admin", password="admin")
+    # The login lockout looks at the request of every authentication.
+    assert client.login(request=HttpRequest(), username="burger-republic-admin", password="admin")
 
 
 def test_demo_device_keys_are_random_not_derived_from_the_secret_key():

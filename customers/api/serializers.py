@@ -22,6 +22,17 @@ class CustomerCreateInputSerializer(_ProfileInputSerializer):
     external_id = serializers.CharField(
         max_length=64, required=False, allow_null=True, allow_blank=True
     )
+    password = serializers.CharField(
+        max_length=4096,
+        required=False,
+        write_only=True,
+        trim_whitespace=False,
+        style={"input_type": "password"},
+        help_text=(
+            "Gives the customer a storefront login (their email and this password); it must "
+            "meet the password policy."
+        ),
+    )
 
 
 class CustomerUpdateInputSerializer(_ProfileInputSerializer):
@@ -32,6 +43,15 @@ class CustomerUpdateInputSerializer(_ProfileInputSerializer):
 
 class MeUpdateInputSerializer(_ProfileInputSerializer):
     """What customers may change on their own profile."""
+
+    current_password = serializers.CharField(
+        max_length=4096,
+        required=False,
+        write_only=True,
+        trim_whitespace=False,
+        style={"input_type": "password"},
+        help_text="Your password: required to change your email address (your login).",
+    )
 
 
 class CustomerLabelOutputSerializer(serializers.Serializer):

@@ -22,7 +22,7 @@ from customers.api.serializers import (
     MeUpdateInputSerializer,
 )
 from customers.models import Customer, CustomerBrand
-from customers.services import customer_create, customer_update
+from customers.services import customer_create, customer_update, customer_update_own_profile
 from labels.models import CustomerLabel
 
 READ_ERRORS = {401: ErrorSerializer, 403: ErrorSerializer}
@@ -119,10 +119,14 @@ class MeView(APIView):
 
     @extend_schema(
         summary="Change your profile",
+        description=(
+            "Changing your email address (your login) needs `current_password`; too many wrong "
+            "ones pause your logins (429)."
+        ),
         request=MeUpdateInputSerializer,
-        responses={200: MeOutputSerializer, **WRITE_ERRORS},
+        responses={200: MeOutputSerializer, **WRITE_ERRORS, 429: ErrorSerializer},
     )
     def patch(self, request):
         data = parse_input(MeUpdateInputSerializer, request.data, partial=True)
-        customer_update(customer=request_customer(request), **data)
+        customer_update_own_profile(customer=request_customer(request), request=request, **data)
         return Response(MeOutputSerializer(self._customer(request)).data)

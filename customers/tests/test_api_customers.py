@@ -323,7 +323,9 @@ def test_me_cannot_change_the_external_id(a):
 
 
 def test_a_new_email_moves_the_login(a, api_client):
-    response = token_client(a.customer.user).patch("/api/v1/me/", {"email": "Moved@Example.com"})
+    response = token_client(a.customer.user).patch(
+        "/api/v1/me/", {"email": "Moved@Example.com", "current_password": "pass-word-123"}
+    )
 
     assert response.status_code == 200, response.json()
     login = api_client.post(

@@ -8,6 +8,7 @@ from html.parser import HTMLParser
 import pytest
 from django.contrib.auth.models import Group
 from django.db import connection
+from django.http import HttpRequest
 from django.test import Client, TestCase
 
 from brands.roles import ANALYST
@@ -122,7 +123,8 @@ def vip_rule():
 
 def signed_in(customer) -> Client:
     client = Client()
-    assert client.login(username=customer.user.username, password=PASSWORD)
+    # The login lockout looks at the request of every authentication.
+    assert client.login(request=HttpRequest(), username=customer.user.username, password=PASSWORD)
     return client
 
 
