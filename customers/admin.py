@@ -13,6 +13,7 @@ from brands.admin import (
     BrandListFilter,
     BrandScopedAdminMixin,
     BrandScopedInlineMixin,
+    ScopedListFilter,
     scoped_choices,
 )
 from brands.models import Brand
@@ -51,7 +52,7 @@ class CustomerLabelInline(LabelAssignmentInline):
     label_type = Label.Type.CUSTOMER
 
 
-class CustomerLabelFilter(admin.SimpleListFilter):
+class CustomerLabelFilter(ScopedListFilter):
     title = "label"
     parameter_name = "label"
 
@@ -59,10 +60,8 @@ class CustomerLabelFilter(admin.SimpleListFilter):
         labels = scoped_choices(Label, request.user).filter(type=Label.Type.CUSTOMER)
         return [(str(label.pk), str(label)) for label in labels.select_related("brand")]
 
-    def queryset(self, request, queryset):
-        if self.value():
-            return queryset.filter(label_assignments__label=self.value()).distinct()
-        return queryset
+    def filter(self, request, queryset, value: str):
+        return queryset.filter(label_assignments__label=value).distinct()
 
 
 @admin.register(Customer)
@@ -103,6 +102,35 @@ class CustomerAdmin(BrandScopedAdminMixin, admin.ModelAdmin):
     def label_names(self, obj) -> str:
         return ", ".join(sorted(assignment.label.name for assignment in obj._labels))
 
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form_class = super().get_form(request, obj, change, **kwargs)
+        if obj is not None:
+            return form_class
+        visible = self.get_queryset(request)
+
+        class CustomerAddForm(form_class):
+            """A new customer whose email or external id another brand's customer has is
+            linked to that customer (`customer_create`), so only the user's own customers
+            are a conflict here: the form says nothing of other brands' customers."""
+
+            def _get_validation_exclusions(self):
+                return {*super()._get_validation_exclusions(), "email", "external_id"}
+
+            def clean(self):
+                cleaned = super().clean()
+                email = (cleaned.get("email") or "").strip()
+                if email and visible.filter(email__iexact=email).exists():
+                    self.add_error("email", "A customer with this email address exists already.")
+                external_id = cleaned.get("external_id")
+                if external_id and visible.filter(external_id=external_id).exists():
+                    self.add_error(
+                        "external_id", "A customer with this external id exists already."
+                    )
+                return cleaned
+
+        CustomerAddForm.__name__ = form_class.__name__
+        return CustomerAddForm
+
     def save_model(self, request, obj, form, change):
         if not self.user_may_change_object(request, obj):
             raise PermissionDenied(NOT_YOUR_BRAND)
@@ -111,7 +139,11 @@ class CustomerAdmin(BrandScopedAdminMixin, admin.ModelAdmin):
             changed = {name: values[name] for name in form.changed_data if name in values}
             customer_update(customer=obj, **changed)
             return
-        created = customer_create(brand=None, **values)
+        brand_ids = brand_ids_for_user(request.user)
+        # Brand staff create for their (first) brand: an existing customer of another brand is
+        # linked rather than refused. Superusers see every customer; the form refused those.
+        brand = Brand.objects.filter(pk__in=brand_ids).order_by("pk").first() if brand_ids else None
+        created = customer_create(brand=brand, **values)
         for field in Customer._meta.concrete_fields:
             setattr(obj, field.attname, getattr(created, field.attname))
         obj._state.adding = False

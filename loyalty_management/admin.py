@@ -98,7 +98,11 @@ class LoyaltyAccountAdmin(BrandScopedAdminMixin, admin.ModelAdmin):
         "lifetime_points",
         "tier",
     ]
-    list_filter = [("program", admin.RelatedOnlyFieldListFilter), "tier"]
+    # Choices from the user's accounts only: a plain "tier" filter listed every brand's tiers.
+    list_filter = [
+        ("program", admin.RelatedOnlyFieldListFilter),
+        ("tier", admin.RelatedOnlyFieldListFilter),
+    ]
     list_select_related = ["customer", "program", "tier"]
     search_fields = ["customer__email", "customer__external_id", "customer__last_name"]
     fields = [
