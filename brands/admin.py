@@ -9,7 +9,7 @@ from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
 from django.db import models
-from django.db.models import Count, Q
+from django.db.models import Count
 from django.template.response import TemplateResponse
 
 from brands.models import Brand, PosDevice, Store
@@ -311,10 +311,10 @@ class BrandAdmin(BrandScopedAdminMixin, admin.ModelAdmin):
             users = get_user_model().objects.filter(is_staff=True, is_active=True)
             brand_ids = brand_ids_for_user(request.user)
             if brand_ids is not None:
-                # Staff of the user's brands, or staff not yet assigned to any brand.
-                users = users.filter(
-                    Q(staff_brands__in=brand_ids) | Q(staff_brands__isnull=True)
-                ).distinct()
+                # Staff of the user's brands only. A staff user of no brand (a new hire, or
+                # someone whose brand access was removed) is given a brand by a superuser:
+                # otherwise any brand admin could claim them, and their role, for their brand.
+                users = users.filter(staff_brands__in=brand_ids).distinct()
             kwargs["queryset"] = users.order_by("username")
         return super().formfield_for_manytomany(db_field, request, **kwargs)
 
