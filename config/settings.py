@@ -138,6 +138,9 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "noreply@promo.local")
 # Webhooks to loopback, private or link-local addresses are refused unless this is on (local
 # development and tests), so an endpoint URL cannot reach the services behind the firewall.
 WEBHOOK_ALLOW_PRIVATE_NETWORKS = env_bool("WEBHOOK_ALLOW_PRIVATE_NETWORKS", DEBUG)
+# Private networks webhooks may reach all the same (comma-separated CIDRs, e.g. a receiver
+# inside the company network: "10.20.0.0/16").
+WEBHOOK_ALLOWED_NETWORKS = env_list("WEBHOOK_ALLOWED_NETWORKS", "")
 
 # --- REST API ---------------------------------------------------------------------------------
 REST_FRAMEWORK = {
