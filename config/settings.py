@@ -5,6 +5,7 @@ process, local-memory cache. `DATABASE_URL`, `REDIS_URL` and `CELERY_BROKER_URL`
 PostgreSQL, Redis and real Celery workers. The README lists every variable.
 """
 
+import ipaddress
 import os
 from pathlib import Path
 
@@ -140,7 +141,11 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "noreply@promo.local")
 WEBHOOK_ALLOW_PRIVATE_NETWORKS = env_bool("WEBHOOK_ALLOW_PRIVATE_NETWORKS", DEBUG)
 # Private networks webhooks may reach all the same (comma-separated CIDRs, e.g. a receiver
 # inside the company network: "10.20.0.0/16").
-WEBHOOK_ALLOWED_NETWORKS = env_list("WEBHOOK_ALLOWED_NETWORKS", "")
+# A malformed value stops the start here, rather than failing deliveries later.
+WEBHOOK_ALLOWED_NETWORKS = [
+    str(ipaddress.ip_network(cidr, strict=False))
+    for cidr in env_list("WEBHOOK_ALLOWED_NETWORKS", "")
+]
 
 # --- REST API ---------------------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -438,3 +438,16 @@ def test_a_brand_admin_keeps_their_brands_staff_when_saving(client, world, staff
 
     assert response.status_code == 302
     assert set(brand.staff.all()) == {staff_a, colleague}
+
+
+def test_a_brand_admin_cannot_open_or_edit_users(client, world, staff_a):
+    # Staff users are created and given brands by superusers; brand admins see no user admin.
+    brandless = StaffUserFactory(username="new-hire")
+    client.force_login(staff_a)
+
+    assert client.get(reverse("admin:auth_user_changelist")).status_code == 403
+    change = reverse("admin:auth_user_change", args=[brandless.pk])
+    assert client.get(change).status_code == 403
+    assert client.post(change, {"username": "taken-over", "is_staff": "on"}).status_code == 403
+    brandless.refresh_from_db()
+    assert brandless.username == "new-hire"
