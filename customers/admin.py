@@ -4,6 +4,8 @@ Customers are global; brand staff see the customers known to their brands. Write
 `customers.services` and `labels.services`.
 """
 
+import re
+
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Prefetch
@@ -25,6 +27,7 @@ from labels.admin import LabelAssignmentInline
 from labels.models import CustomerLabel, Label
 from labels.services import label_assign_customer, label_unassign_customer
 
+CHOSEN_BRAND_FIELD = re.compile(r"brand_links-\d+-brand")
 EDITABLE_FIELDS = ["first_name", "last_name", "email", "phone", "birth_date", "external_id"]
 
 
@@ -139,15 +142,27 @@ class CustomerAdmin(BrandScopedAdminMixin, admin.ModelAdmin):
             changed = {name: values[name] for name in form.changed_data if name in values}
             customer_update(customer=obj, **changed)
             return
-        brand_ids = brand_ids_for_user(request.user)
-        # Brand staff create for their (first) brand: an existing customer of another brand is
-        # linked rather than refused. Superusers see every customer; the form refused those.
-        brand = Brand.objects.filter(pk__in=brand_ids).order_by("pk").first() if brand_ids else None
+        brand = self._brand_of_new_customer(request)
         created = customer_create(brand=brand, **values)
         for field in Customer._meta.concrete_fields:
             setattr(obj, field.attname, getattr(created, field.attname))
         obj._state.adding = False
         obj._state.db = created._state.db
+
+    def _brand_of_new_customer(self, request) -> Brand | None:
+        """Brand staff create a customer for a brand (the first one they chose in the "known to
+        brands" rows, else their first), so an existing customer of another brand is linked
+        rather than refused. Superusers see every customer: the form refused those."""
+        brand_ids = brand_ids_for_user(request.user)
+        if brand_ids is None:
+            return None
+        chosen = [
+            int(value)
+            for key, value in request.POST.items()
+            if CHOSEN_BRAND_FIELD.fullmatch(key) and value.isdigit() and int(value) in brand_ids
+        ]
+        request._customer_brands_chosen = bool(chosen)
+        return Brand.objects.filter(pk__in=chosen or brand_ids).order_by("pk").first()
 
     def save_formset(self, request, form, formset, change):
         customer = form.instance
@@ -176,7 +191,7 @@ class CustomerAdmin(BrandScopedAdminMixin, admin.ModelAdmin):
         if change or brand_ids is None:
             return
         customer = form.instance
-        if not CustomerBrand.objects.filter(customer=customer, brand_id__in=brand_ids).exists():
+        if not getattr(request, "_customer_brands_chosen", False):
             # A customer created by brand staff is known to their brands unless they chose one.
             for brand in Brand.objects.filter(pk__in=brand_ids):
                 customer_link_brand(customer=customer, brand=brand)

@@ -152,3 +152,26 @@ def test_adding_a_customer_the_brand_knows_is_a_plain_form_error(client, world):
     content = response.content.decode()
     assert "A customer with this email address exists already." in content
     assert "customer_email_unique_ci" not in content
+
+
+def test_a_new_customer_is_known_to_the_brands_the_staff_chose_or_else_all_theirs(client, world):
+    brand_a, brand_c = world["a"]["brand"], BrandFactory(slug="brand-c", name="Brand C")
+    brand_c.staff.add(world["staff_a"])
+    client.force_login(world["staff_a"])
+    url = reverse("admin:customers_customer_add")
+    chose_c = {
+        **_customer_form("chose-c@example.com"),
+        "brand_links-TOTAL_FORMS": "1",
+        "brand_links-0-brand": str(brand_c.pk),
+    }
+
+    assert client.post(url, _customer_form("none-chosen@example.com")).status_code == 302
+    assert client.post(url, chose_c).status_code == 302
+
+    def brands_of(email):
+        return set(
+            CustomerBrand.objects.filter(customer__email=email).values_list("brand", flat=True)
+        )
+
+    assert brands_of("none-chosen@example.com") == {brand_a.pk, brand_c.pk}
+    assert brands_of("chose-c@example.com") == {brand_c.pk}
