@@ -21,6 +21,7 @@ from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 
 from brands.roles import ROLE_PERMISSIONS
+from brands.tests.factories import StoreFactory, make_device
 from core.tests.api_world import build_tenant, staff_user
 from customers.services import customer_create, customer_link_brand
 from labels.models import CustomerLabel
@@ -30,6 +31,7 @@ from loyalty_management.services.ledger import account_adjust
 from loyalty_management.tests.factories import LoyaltyProgramFactory
 from notifications.services import NotificationService
 from notifications.tests.factories import NotificationTemplateFactory
+from orders.tests.factories import place_order
 from promotions.services.lifecycle import promotion_save
 from promotions.tests.factories import PromotionFactory
 from rules.models import Event, RuleFiring
@@ -45,7 +47,9 @@ OPERATIONS = [
     for method, operation in operations.items()
 ]
 ROLES = sorted(ROLE_PERMISSIONS)
-A_CALLERS = [*ROLES, "customer", "device"]
+# "till-2" is a till of brand A's second store: brand A's orders of the first store are as
+# foreign to it as brand B's.
+A_CALLERS = [*ROLES, "customer", "device", "till-2"]
 # Resources whose rows belong to no brand: the same for everyone who may read them.
 GLOBAL_RESOURCES = {"rule-triggers"}
 # (caller, resource) pairs that legitimately see every brand: the storefront catalog.
@@ -113,6 +117,8 @@ class World:
     clients: dict[str, APIClient]
     a_ids: dict[str, int]
     b_ids: dict[str, int]
+    # What is foreign to one caller besides brand B's objects: {caller: {resource: [ids]}}.
+    foreign: dict[str, dict[str, list[int]]]
     filter_values: dict[str, tuple]
     snapshot: object
 
@@ -195,6 +201,10 @@ def world() -> World:
     clients["customer"].force_authenticate(a.customer.user)
     clients["device"] = APIClient()
     clients["device"].credentials(HTTP_X_DEVICE_KEY=a.device_key)
+    _, till_key = make_device(store=StoreFactory(brand=a.brand, code="store-a2"), name="Till 2")
+    clients["till-2"] = APIClient()
+    clients["till-2"].credentials(HTTP_X_DEVICE_KEY=till_key)
+    web_order = place_order(brand=a.brand, products_and_quantities=[(a.product, 1)])
     superuser = APIClient()
     superuser.force_authenticate(staff_user("matrix-root", superuser=True))
     clients["superuser"] = superuser
@@ -216,7 +226,8 @@ def world() -> World:
         "sku": (b.product.sku, "NO-SUCH-SKU"),
         "slug": (b.root_category.slug, "no-such-slug"),
     }
-    return World(clients, a_ids, b_ids, filter_values, lambda: _snapshot(b_ids))
+    foreign = {"till-2": {"orders": [a_ids["orders"], web_order.pk]}}
+    return World(clients, a_ids, b_ids, foreign, filter_values, lambda: _snapshot(b_ids))
 
 
 def resource_of(path: str) -> str:
@@ -286,12 +297,14 @@ def test_brand_b_objects_answer_as_missing_ones_to_every_caller_of_brand_a(world
             if (caller, resource) in SEES_EVERY_BRAND:
                 continue
             client = world.clients[caller]
-            other = _call(client, method, _path_with(path, world.b_ids[resource]), body)
             missing = _call(client, method, _path_with(path, MISSING), body)
-            if 200 <= other.status_code < 300 or other.status_code >= 500:
-                problems.append((caller, method, path, other.status_code))
-            elif _answer(other) != _answer(missing):
-                problems.append((caller, method, path, _answer(other), _answer(missing)))
+            targets = [world.b_ids[resource], *world.foreign.get(caller, {}).get(resource, [])]
+            for target in targets:
+                other = _call(client, method, _path_with(path, target), body)
+                if 200 <= other.status_code < 300 or other.status_code >= 500:
+                    problems.append((caller, method, path, target, other.status_code))
+                elif _answer(other) != _answer(missing):
+                    problems.append((caller, method, path, target, _answer(other)))
 
     assert problems == []
     assert world.snapshot() == before
@@ -314,6 +327,8 @@ def test_lists_show_no_row_of_brand_b_to_callers_of_brand_a(world):
                     problems.append((caller, path, "brand-b row", row.get("id")))
                 if resource in world.b_ids and row.get("id") == world.b_ids[resource]:
                     problems.append((caller, path, "brand B's object", row.get("id")))
+                if row.get("id") in world.foreign.get(caller, {}).get(resource, []):
+                    problems.append((caller, path, "foreign to the caller", row.get("id")))
 
     assert problems == []
 
