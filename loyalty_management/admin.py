@@ -15,6 +15,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from brands.admin import BrandScopedAdminMixin
+from brands.roles import adjustment_limit_for
 from core.admin import ReadOnlyInlineMixin
 from core.errors import ApplicationError
 from loyalty_management.models import (
@@ -77,6 +78,17 @@ class TransactionInline(ReadOnlyInlineMixin, admin.TabularInline):
     show_change_link = True
 
 
+class AdjustmentInline(ReadOnlyInlineMixin, admin.TabularInline):
+    """Manual adjustments of the account, pending ones included."""
+
+    model = LoyaltyAdjustment
+    fields = ["created_at", "points", "reason", "status", "requested_by", "decided_by"]
+    readonly_fields = fields
+    ordering = ["-created_at", "-id"]
+    show_change_link = True
+    verbose_name_plural = "manual adjustments"
+
+
 class TierPeriodInline(ReadOnlyInlineMixin, admin.TabularInline):
     model = LoyaltyTierPeriod
     fields = ["tier", "started_at", "ended_at", "reason"]
@@ -122,7 +134,7 @@ class LoyaltyAccountAdmin(BrandScopedAdminMixin, admin.ModelAdmin):
         "adjust_link",
     ]
     readonly_fields = fields
-    inlines = [TierPeriodInline, TransactionInline]
+    inlines = [TierPeriodInline, AdjustmentInline, TransactionInline]
 
     def has_add_permission(self, request):
         return False  # created on first need by the ledger
@@ -190,6 +202,7 @@ class LoyaltyAccountAdmin(BrandScopedAdminMixin, admin.ModelAdmin):
             "opts": self.model._meta,
             "account": account,
             "form": form,
+            "limit": adjustment_limit_for(request.user),
         }
         return TemplateResponse(
             request, "admin/loyalty_management/loyaltyaccount/adjust.html", context
