@@ -9,7 +9,7 @@ from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
 from django.db import models
-from django.db.models import Count, Q
+from django.db.models import Count
 from django.template.response import TemplateResponse
 
 from brands.models import Brand, PosDevice, Store
@@ -205,7 +205,27 @@ def _is_many_valued(obj: models.Model, brand_path: str) -> bool:
     return bool(field.many_to_many or field.one_to_many)
 
 
-class BrandListFilter(admin.SimpleListFilter):
+class ScopedListFilter(admin.SimpleListFilter):
+    """A list filter whose choices are scoped to the user's brands.
+
+    A value that is not one of the choices (another brand's id typed into the URL) matches
+    nothing, exactly as an id that does not exist: on rows shared by brands (customers) it
+    would otherwise tell what the user may not see. Subclasses implement `filter`.
+    """
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value in (None, ""):
+            return queryset
+        if value not in {str(choice) for choice, _ in self.lookup_choices}:
+            return queryset.none()
+        return self.filter(request, queryset, value)
+
+    def filter(self, request, queryset, value: str):
+        raise NotImplementedError
+
+
+class BrandListFilter(ScopedListFilter):
     """Filter by one of the user's brands, following the admin's `brand_path`."""
 
     title = "brand"
@@ -219,14 +239,12 @@ class BrandListFilter(admin.SimpleListFilter):
         brands = scope_to_user_brands(Brand.objects.all(), request.user, "pk")
         return [(str(pk), name) for pk, name in brands.values_list("pk", "name")]
 
-    def queryset(self, request, queryset):
-        if not self.value():
-            return queryset
-        filtered = queryset.filter(**{self.brand_path: self.value()})
+    def filter(self, request, queryset, value: str):
+        filtered = queryset.filter(**{self.brand_path: value})
         return filtered.distinct() if "__" in self.brand_path else filtered
 
 
-class StoreListFilter(admin.SimpleListFilter):
+class StoreListFilter(ScopedListFilter):
     """Filter by one of the user's stores (one query, whatever the number of stores)."""
 
     title = "store"
@@ -240,10 +258,8 @@ class StoreListFilter(admin.SimpleListFilter):
         stores = scope_to_user_brands(Store.objects.select_related("brand"), request.user, "brand")
         return [(str(store.pk), str(store)) for store in stores]
 
-    def queryset(self, request, queryset):
-        if self.value():
-            return queryset.filter(**{self.store_path: self.value()})
-        return queryset
+    def filter(self, request, queryset, value: str):
+        return queryset.filter(**{self.store_path: value})
 
 
 # --- Brands ---------------------------------------------------------------------------------
@@ -295,10 +311,10 @@ class BrandAdmin(BrandScopedAdminMixin, admin.ModelAdmin):
             users = get_user_model().objects.filter(is_staff=True, is_active=True)
             brand_ids = brand_ids_for_user(request.user)
             if brand_ids is not None:
-                # Staff of the user's brands, or staff not yet assigned to any brand.
-                users = users.filter(
-                    Q(staff_brands__in=brand_ids) | Q(staff_brands__isnull=True)
-                ).distinct()
+                # Staff of the user's brands only. A staff user of no brand (a new hire, or
+                # someone whose brand access was removed) is given a brand by a superuser:
+                # otherwise any brand admin could claim them, and their role, for their brand.
+                users = users.filter(staff_brands__in=brand_ids).distinct()
             kwargs["queryset"] = users.order_by("username")
         return super().formfield_for_manytomany(db_field, request, **kwargs)
 

@@ -10,6 +10,7 @@ exists when the migration runs.
 """
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 ALL = ["add", "change", "delete", "view"]
 VIEW = ["view"]
@@ -78,6 +79,8 @@ ROLE_PERMISSIONS: dict[str, RolePermissions] = {
         (LOYALTY, "loyaltyprogram", LOYALTY_PROGRAM_EDIT),
         (LOYALTY, "tier", [*LOYALTY_PROGRAM_EDIT, "delete"]),
         (LOYALTY, "loyaltytransaction", LOYALTY_ADJUST),
+        # Adjustments above another role's limits wait for a brand admin's approval.
+        (LOYALTY, "loyaltyadjustment", ["view", "approve"]),
         (LOYALTY, "*", VIEW),
         *RULES_EDIT,
     ],
@@ -135,11 +138,47 @@ ROLE_PERMISSIONS: dict[str, RolePermissions] = {
         ("notifications", "*", VIEW),
         (LOYALTY, "loyaltyaccount", VIEW),
         (LOYALTY, "loyaltytransaction", LOYALTY_ADJUST),
+        (LOYALTY, "loyaltyadjustment", VIEW),
         (LOYALTY, "loyaltytierperiod", VIEW),
         ("rules", "*", VIEW),
     ],
     ANALYST: [(app_label, "*", VIEW) for app_label in PRODUCT_APPS],
 }
+
+
+@dataclass(frozen=True)
+class AdjustmentLimit:
+    """Points (either way) a staff user may adjust by hand without approval."""
+
+    per_adjustment: int
+    per_day: int  # in any 24 hours, approved and pending adjustments together
+
+
+# Manual point adjustments by role. `None`: no limit. Above a limit an adjustment is created
+# pending and a brand admin approves or rejects it. A user with several roles gets the most
+# generous; staff who may adjust through no listed role (a permission granted by hand) get
+# DEFAULT_ADJUSTMENT_LIMIT. Superusers have no limit.
+ADJUSTMENT_LIMITS: dict[str, AdjustmentLimit | None] = {
+    BRAND_ADMIN: None,
+    SUPPORT_AGENT: AdjustmentLimit(per_adjustment=500, per_day=2_000),
+}
+DEFAULT_ADJUSTMENT_LIMIT = AdjustmentLimit(per_adjustment=500, per_day=2_000)
+
+
+def adjustment_limit_for(user) -> AdjustmentLimit | None:
+    """The user's limit for manual point adjustments; None when they have none."""
+    if user is None or getattr(user, "pk", None) is None or user.is_superuser:
+        return None
+    roles = set(user.groups.values_list("name", flat=True)) & set(ADJUSTMENT_LIMITS)
+    if not roles:
+        return DEFAULT_ADJUSTMENT_LIMIT
+    limits = [ADJUSTMENT_LIMITS[role] for role in roles]
+    if any(limit is None for limit in limits):
+        return None
+    return AdjustmentLimit(
+        per_adjustment=max(limit.per_adjustment for limit in limits),
+        per_day=max(limit.per_day for limit in limits),
+    )
 
 
 def _ensure_permissions(apps) -> None:

@@ -6,6 +6,7 @@ PostgreSQL, Redis and real Celery workers. The README lists every variable.
 """
 
 import hashlib
+import ipaddress
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -149,6 +150,13 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "noreply@promo.local")
 # Webhooks to loopback, private or link-local addresses are refused unless this is on (local
 # development and tests), so an endpoint URL cannot reach the services behind the firewall.
 WEBHOOK_ALLOW_PRIVATE_NETWORKS = env_bool("WEBHOOK_ALLOW_PRIVATE_NETWORKS", DEBUG)
+# Private networks webhooks may reach all the same (comma-separated CIDRs, e.g. a receiver
+# inside the company network: "10.20.0.0/16").
+# A malformed value stops the start here, rather than failing deliveries later.
+WEBHOOK_ALLOWED_NETWORKS = [
+    str(ipaddress.ip_network(cidr, strict=False))
+    for cidr in env_list("WEBHOOK_ALLOWED_NETWORKS", "")
+]
 
 # --- REST API ---------------------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -4,6 +4,8 @@ Customers are global; brand staff see the customers known to their brands. Write
 `customers.services` and `labels.services`.
 """
 
+import re
+
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Prefetch
@@ -13,6 +15,7 @@ from brands.admin import (
     BrandListFilter,
     BrandScopedAdminMixin,
     BrandScopedInlineMixin,
+    ScopedListFilter,
     scoped_choices,
 )
 from brands.models import Brand
@@ -24,6 +27,7 @@ from labels.admin import LabelAssignmentInline
 from labels.models import CustomerLabel, Label
 from labels.services import label_assign_customer, label_unassign_customer
 
+CHOSEN_BRAND_FIELD = re.compile(r"brand_links-\d+-brand")
 EDITABLE_FIELDS = ["first_name", "last_name", "email", "phone", "birth_date", "external_id"]
 
 
@@ -51,7 +55,7 @@ class CustomerLabelInline(LabelAssignmentInline):
     label_type = Label.Type.CUSTOMER
 
 
-class CustomerLabelFilter(admin.SimpleListFilter):
+class CustomerLabelFilter(ScopedListFilter):
     title = "label"
     parameter_name = "label"
 
@@ -59,10 +63,8 @@ class CustomerLabelFilter(admin.SimpleListFilter):
         labels = scoped_choices(Label, request.user).filter(type=Label.Type.CUSTOMER)
         return [(str(label.pk), str(label)) for label in labels.select_related("brand")]
 
-    def queryset(self, request, queryset):
-        if self.value():
-            return queryset.filter(label_assignments__label=self.value()).distinct()
-        return queryset
+    def filter(self, request, queryset, value: str):
+        return queryset.filter(label_assignments__label=value).distinct()
 
 
 @admin.register(Customer)
@@ -103,6 +105,35 @@ class CustomerAdmin(BrandScopedAdminMixin, admin.ModelAdmin):
     def label_names(self, obj) -> str:
         return ", ".join(sorted(assignment.label.name for assignment in obj._labels))
 
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form_class = super().get_form(request, obj, change, **kwargs)
+        if obj is not None:
+            return form_class
+        visible = self.get_queryset(request)
+
+        class CustomerAddForm(form_class):
+            """A new customer whose email or external id another brand's customer has is
+            linked to that customer (`customer_create`), so only the user's own customers
+            are a conflict here: the form says nothing of other brands' customers."""
+
+            def _get_validation_exclusions(self):
+                return {*super()._get_validation_exclusions(), "email", "external_id"}
+
+            def clean(self):
+                cleaned = super().clean()
+                email = (cleaned.get("email") or "").strip()
+                if email and visible.filter(email__iexact=email).exists():
+                    self.add_error("email", "A customer with this email address exists already.")
+                external_id = cleaned.get("external_id")
+                if external_id and visible.filter(external_id=external_id).exists():
+                    self.add_error(
+                        "external_id", "A customer with this external id exists already."
+                    )
+                return cleaned
+
+        CustomerAddForm.__name__ = form_class.__name__
+        return CustomerAddForm
+
     def save_model(self, request, obj, form, change):
         if not self.user_may_change_object(request, obj):
             raise PermissionDenied(NOT_YOUR_BRAND)
@@ -111,11 +142,27 @@ class CustomerAdmin(BrandScopedAdminMixin, admin.ModelAdmin):
             changed = {name: values[name] for name in form.changed_data if name in values}
             customer_update(customer=obj, **changed)
             return
-        created = customer_create(brand=None, **values)
+        brand = self._brand_of_new_customer(request)
+        created = customer_create(brand=brand, **values)
         for field in Customer._meta.concrete_fields:
             setattr(obj, field.attname, getattr(created, field.attname))
         obj._state.adding = False
         obj._state.db = created._state.db
+
+    def _brand_of_new_customer(self, request) -> Brand | None:
+        """Brand staff create a customer for a brand (the first one they chose in the "known to
+        brands" rows, else their first), so an existing customer of another brand is linked
+        rather than refused. Superusers see every customer: the form refused those."""
+        brand_ids = brand_ids_for_user(request.user)
+        if brand_ids is None:
+            return None
+        chosen = [
+            int(value)
+            for key, value in request.POST.items()
+            if CHOSEN_BRAND_FIELD.fullmatch(key) and value.isdigit() and int(value) in brand_ids
+        ]
+        request._customer_brands_chosen = bool(chosen)
+        return Brand.objects.filter(pk__in=chosen or brand_ids).order_by("pk").first()
 
     def save_formset(self, request, form, formset, change):
         customer = form.instance
@@ -144,7 +191,7 @@ class CustomerAdmin(BrandScopedAdminMixin, admin.ModelAdmin):
         if change or brand_ids is None:
             return
         customer = form.instance
-        if not CustomerBrand.objects.filter(customer=customer, brand_id__in=brand_ids).exists():
+        if not getattr(request, "_customer_brands_chosen", False):
             # A customer created by brand staff is known to their brands unless they chose one.
             for brand in Brand.objects.filter(pk__in=brand_ids):
                 customer_link_brand(customer=customer, brand=brand)

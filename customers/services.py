@@ -71,10 +71,27 @@ def customer_create(
     """Create a customer, known to `brand`. With a password, they also get a storefront login;
     the password must meet the policy (`AUTH_PASSWORD_VALIDATORS`, else `password_invalid`).
 
-    An email or external id that another customer has is a conflict (`customer_*_taken`).
+    A customer is one person across brands. When the email or external id belongs to a
+    customer that `brand` does not know yet, that customer becomes known to `brand` instead
+    (`customer_link_existing`): the answer is the same as for a new customer, so staff of one
+    brand cannot learn who shops at another. An email or external id of a customer the brand
+    already knows (or, without a brand, of any customer) is a conflict (`customer_*_taken`).
     """
+    email = (email or None) and email.strip().lower()
+    if brand is not None:
+        existing = _customer_new_to_brand(brand=brand, email=email, external_id=external_id)
+        if existing is not None:
+            return customer_link_existing(
+                customer=existing,
+                brand=brand,
+                phone=phone,
+                first_name=first_name,
+                last_name=last_name,
+                birth_date=birth_date,
+                external_id=external_id,
+            )
     customer = Customer(
-        email=(email or None) and email.strip().lower(),
+        email=email,
         phone=phone,
         first_name=first_name,
         last_name=last_name,
@@ -110,6 +127,66 @@ def customer_create(
     rules_event_emit(
         event=Event.CUSTOMER_CREATED, brand_id=brand and brand.pk, customer_id=customer.pk
     )
+    return customer
+
+
+def _customer_new_to_brand(
+    *, brand: Brand, email: str | None, external_id: str | None
+) -> Customer | None:
+    """The one existing customer with this email or external id, if `brand` does not know them.
+
+    None when no customer matches, when two different customers do (a conflict), or when the
+    brand knows the customer already (a conflict the brand's staff may see)."""
+    matches = Customer.objects.none()
+    if email:
+        matches |= Customer.objects.filter(email__iexact=email)
+    if external_id:
+        matches |= Customer.objects.filter(external_id=external_id)
+    found = list(matches.distinct()[:2])
+    if len(found) != 1:
+        return None
+    if CustomerBrand.objects.filter(customer=found[0], brand=brand).exists():
+        return None
+    return found[0]
+
+
+@transaction.atomic
+def customer_link_existing(
+    *,
+    customer: Customer,
+    brand: Brand,
+    phone: str = "",
+    first_name: str = "",
+    last_name: str = "",
+    birth_date=None,
+    external_id: str | None = None,
+) -> Customer:
+    """Make an existing customer known to `brand`, as `customer_create` does for a new one.
+
+    What the customer already has is kept (another brand's staff do not overwrite it); only
+    empty details are filled in. A password is never set here: an existing login stays theirs.
+    """
+    customer = Customer.objects.select_for_update().get(pk=customer.pk)
+    offered = {
+        "phone": phone,
+        "first_name": first_name,
+        "last_name": last_name,
+        "birth_date": birth_date,
+        "external_id": external_id or None,
+    }
+    blanks = {
+        name: value
+        for name, value in offered.items()
+        if value not in (None, "") and getattr(customer, name) in (None, "")
+    }
+    if "external_id" in blanks and (
+        Customer.objects.filter(external_id=blanks["external_id"]).exclude(pk=customer.pk).exists()
+    ):
+        del blanks["external_id"]
+    if blanks:
+        customer_update(customer=customer, **blanks)
+    customer_link_brand(customer=customer, brand=brand)
+    rules_event_emit(event=Event.CUSTOMER_CREATED, brand_id=brand.pk, customer_id=customer.pk)
     return customer
 
 

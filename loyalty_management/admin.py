@@ -15,18 +15,25 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from brands.admin import BrandScopedAdminMixin
+from brands.roles import adjustment_limit_for
 from core.admin import ReadOnlyInlineMixin
 from core.errors import ApplicationError
 from loyalty_management.models import (
     LoyaltyAccount,
+    LoyaltyAdjustment,
     LoyaltyProgram,
     LoyaltyTierPeriod,
     LoyaltyTransaction,
     Tier,
 )
-from loyalty_management.services.ledger import MAX_ADJUSTMENT, account_adjust
+from loyalty_management.services.ledger import (
+    MAX_ADJUSTMENT,
+    account_adjust,
+    account_adjustment_decide,
+)
 
 ADJUST_PERMISSION = "loyalty_management.add_loyaltytransaction"
+APPROVE_PERMISSION = "loyalty_management.approve_loyaltyadjustment"
 
 
 class TierInline(admin.TabularInline):
@@ -71,6 +78,17 @@ class TransactionInline(ReadOnlyInlineMixin, admin.TabularInline):
     show_change_link = True
 
 
+class AdjustmentInline(ReadOnlyInlineMixin, admin.TabularInline):
+    """Manual adjustments of the account, pending ones included."""
+
+    model = LoyaltyAdjustment
+    fields = ["created_at", "points", "reason", "status", "requested_by", "decided_by"]
+    readonly_fields = fields
+    ordering = ["-created_at", "-id"]
+    show_change_link = True
+    verbose_name_plural = "manual adjustments"
+
+
 class TierPeriodInline(ReadOnlyInlineMixin, admin.TabularInline):
     model = LoyaltyTierPeriod
     fields = ["tier", "started_at", "ended_at", "reason"]
@@ -98,7 +116,11 @@ class LoyaltyAccountAdmin(BrandScopedAdminMixin, admin.ModelAdmin):
         "lifetime_points",
         "tier",
     ]
-    list_filter = [("program", admin.RelatedOnlyFieldListFilter), "tier"]
+    # Choices from the user's accounts only: a plain "tier" filter listed every brand's tiers.
+    list_filter = [
+        ("program", admin.RelatedOnlyFieldListFilter),
+        ("tier", admin.RelatedOnlyFieldListFilter),
+    ]
     list_select_related = ["customer", "program", "tier"]
     search_fields = ["customer__email", "customer__external_id", "customer__last_name"]
     fields = [
@@ -112,7 +134,7 @@ class LoyaltyAccountAdmin(BrandScopedAdminMixin, admin.ModelAdmin):
         "adjust_link",
     ]
     readonly_fields = fields
-    inlines = [TierPeriodInline, TransactionInline]
+    inlines = [TierPeriodInline, AdjustmentInline, TransactionInline]
 
     def has_add_permission(self, request):
         return False  # created on first need by the ledger
@@ -147,7 +169,7 @@ class LoyaltyAccountAdmin(BrandScopedAdminMixin, admin.ModelAdmin):
         form = AdjustmentForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             try:
-                transaction = account_adjust(
+                adjustment = account_adjust(
                     account_id=account.pk,
                     points=form.cleaned_data["points"],
                     reason=form.cleaned_data["reason"],
@@ -159,11 +181,17 @@ class LoyaltyAccountAdmin(BrandScopedAdminMixin, admin.ModelAdmin):
                     for message in errors:
                         form.add_error(field if field in form.fields else None, message)
             else:
-                self.message_user(
-                    request,
-                    f"Adjusted by {transaction.points:+d} points.",
-                    messages.SUCCESS,
-                )
+                if adjustment.status == LoyaltyAdjustment.Status.PENDING:
+                    self.message_user(
+                        request,
+                        f"The adjustment of {adjustment.points:+d} points is above your limits: "
+                        "it waits for a brand admin's approval.",
+                        messages.WARNING,
+                    )
+                else:
+                    self.message_user(
+                        request, f"Adjusted by {adjustment.points:+d} points.", messages.SUCCESS
+                    )
                 change_url = reverse(
                     "admin:loyalty_management_loyaltyaccount_change", args=[account.pk]
                 )
@@ -174,6 +202,7 @@ class LoyaltyAccountAdmin(BrandScopedAdminMixin, admin.ModelAdmin):
             "opts": self.model._meta,
             "account": account,
             "form": form,
+            "limit": adjustment_limit_for(request.user),
         }
         return TemplateResponse(
             request, "admin/loyalty_management/loyaltyaccount/adjust.html", context
@@ -212,3 +241,71 @@ class LoyaltyTransactionAdmin(BrandScopedAdminMixin, admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(LoyaltyAdjustment)
+class LoyaltyAdjustmentAdmin(BrandScopedAdminMixin, admin.ModelAdmin):
+    """Manual adjustments: listed and viewed; pending ones approved or rejected by brand admins
+    (through `account_adjustment_decide`), never edited."""
+
+    brand_path = "account__program__brand"
+    list_display = [
+        "id",
+        "created_at",
+        "account",
+        "points",
+        "reason",
+        "status",
+        "requested_by",
+        "decided_by",
+    ]
+    list_filter = ["status", "created_at"]
+    list_select_related = ["account__customer", "account__program", "requested_by", "decided_by"]
+    search_fields = ["=account__id", "account__customer__email", "reason"]
+    fields = [
+        "account",
+        "points",
+        "reason",
+        "status",
+        "requested_by",
+        "created_at",
+        "decided_by",
+        "decided_at",
+        "transaction",
+    ]
+    readonly_fields = fields
+    actions = ["approve", "reject"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_approve_permission(self, request) -> bool:
+        return request.user.has_perm(APPROVE_PERMISSION)
+
+    def _decide(self, request, queryset, *, approve: bool) -> None:
+        decided = 0
+        for adjustment in queryset.filter(status=LoyaltyAdjustment.Status.PENDING):
+            try:
+                account_adjustment_decide(
+                    adjustment_id=adjustment.pk, approve=approve, actor=request.user
+                )
+            except ApplicationError as error:
+                self.message_user(request, f"{adjustment}: {error.message}", messages.ERROR)
+            else:
+                decided += 1
+        verb = "approved" if approve else "rejected"
+        self.message_user(request, f"{decided} adjustment(s) {verb}.", messages.SUCCESS)
+
+    @admin.action(description="Approve the selected pending adjustments", permissions=["approve"])
+    def approve(self, request, queryset):
+        self._decide(request, queryset, approve=True)
+
+    @admin.action(description="Reject the selected pending adjustments", permissions=["approve"])
+    def reject(self, request, queryset):
+        self._decide(request, queryset, approve=False)

@@ -323,3 +323,61 @@ class LoyaltyLotConsumption(models.Model):
 
     def __str__(self) -> str:
         return f"{self.points} of lot {self.lot_id} by {self.debit_id}"
+
+
+class LoyaltyAdjustment(models.Model):
+    """A manual adjustment asked for by staff. Within the limits of the requester's role
+    (`brands.roles.ADJUSTMENT_LIMITS`) it is approved at once; above them it waits, pending,
+    until a brand admin approves it (then it goes through the ledger) or rejects it."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending approval"
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+
+    account = models.ForeignKey(
+        LoyaltyAccount, on_delete=models.PROTECT, related_name="adjustments"
+    )
+    points = models.BigIntegerField(help_text="Positive credits, negative debits.")
+    reason = models.CharField(max_length=255)
+    status = models.CharField(max_length=16, choices=Status.choices, db_index=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+"
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Who approved or rejected it; empty when it was within the requester's limits.",
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    transaction = models.OneToOneField(
+        LoyaltyTransaction,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="adjustment",
+    )
+    idempotency_key = models.CharField(max_length=160, unique=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        permissions = [("approve_loyaltyadjustment", "Can approve or reject point adjustments")]
+        indexes = [
+            models.Index(fields=["requested_by", "created_at"], name="loyalty_adj_requester_day")
+        ]
+        constraints = [
+            models.CheckConstraint(condition=~Q(points=0), name="loyalty_adj_points_not_zero"),
+            models.CheckConstraint(condition=~Q(reason=""), name="loyalty_adj_has_reason"),
+            models.CheckConstraint(
+                condition=Q(status="approved", transaction__isnull=False)
+                | (~Q(status="approved") & Q(transaction__isnull=True)),
+                name="loyalty_adj_approved_has_transaction",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.points:+d} points ({self.get_status_display()})"

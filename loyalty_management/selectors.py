@@ -12,6 +12,7 @@ from brands.selectors import scope_to_user_brands
 from customers.models import Customer
 from loyalty_management.models import (
     LoyaltyAccount,
+    LoyaltyAdjustment,
     LoyaltyLot,
     LoyaltyProgram,
     LoyaltyTransaction,
@@ -99,3 +100,10 @@ def transactions_for_customer(
 def accounts_for_staff(*, user) -> QuerySet[LoyaltyAccount]:
     queryset = LoyaltyAccount.objects.select_related("customer", "program__brand", "tier")
     return scope_to_user_brands(queryset, user, "program__brand").order_by("-id")
+
+
+def adjustments_for_staff(*, user) -> QuerySet[LoyaltyAdjustment]:
+    queryset = LoyaltyAdjustment.objects.select_related(
+        "account__program__brand", "requested_by", "decided_by"
+    )
+    return scope_to_user_brands(queryset, user, "account__program__brand")

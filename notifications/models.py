@@ -13,6 +13,7 @@ from django.db import models
 from django.utils import timezone
 
 from core.models import TimeStampedModel
+from notifications.addresses import validate_webhook_url
 from notifications.rendering import validate_template_syntax
 
 EVENT_NAME_PATTERN = r"^[a-z0-9_]+(\.[a-z0-9_]+)*$"
@@ -101,7 +102,11 @@ class WebhookEndpoint(TimeStampedModel):
         related_name="webhook_endpoints",
         help_text="Empty means the endpoint receives the events of every brand.",
     )
-    url = models.URLField(max_length=500, validators=[URLValidator(schemes=["http", "https"])])
+    url = models.URLField(
+        max_length=500,
+        validators=[URLValidator(schemes=["http", "https"]), validate_webhook_url],
+        help_text="Its host must resolve to public addresses (checked when saved and when sent).",
+    )
     secret = models.CharField(
         max_length=128,
         default=generate_webhook_secret,

@@ -4,17 +4,16 @@ Each sender returns a `SendResult` and never raises; `transient` tells whether t
 can help (a timeout, a 503) or not (a 404, a refused address).
 """
 
-import ipaddress
+import http.client
 import smtplib
 import socket
-import urllib.error
-import urllib.request
+import ssl
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.mail import BadHeaderError, EmailMessage, get_connection
 
+from notifications.addresses import WebhookAddressRefused, WebhookTarget, webhook_target
 from notifications.signing import (
     DELIVERY_ID_HEADER,
     EVENT_HEADER,
@@ -40,71 +39,71 @@ class SendResult:
     response_excerpt: str = ""
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    """A redirect is an answer like any other non-2xx: the endpoint's URL needs fixing."""
+class _PinnedHTTPConnection(http.client.HTTPConnection):
+    """HTTP to a checked address; the Host header names the URL's host."""
 
-    def redirect_request(self, req, fp, code, msg, headers, newurl):
-        return None
+    def __init__(self, host: str, port: int, *, address: str, timeout: float) -> None:
+        super().__init__(host, port, timeout=timeout)
+        self._address = address
+
+    def connect(self) -> None:
+        self.sock = socket.create_connection((self._address, self.port), self.timeout)
 
 
-_opener = urllib.request.build_opener(_NoRedirect)
+class _PinnedHTTPSConnection(http.client.HTTPSConnection):
+    """HTTPS to a checked address; TLS sends and verifies the URL's host name (SNI and the
+    certificate), as a connection by name would."""
+
+    def __init__(self, host: str, port: int, *, address: str, timeout: float) -> None:
+        super().__init__(host, port, timeout=timeout, context=ssl.create_default_context())
+        self._address = address
+
+    def connect(self) -> None:
+        sock = socket.create_connection((self._address, self.port), self.timeout)
+        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
 
 
 def _excerpt(raw: bytes) -> str:
     return raw[:EXCERPT_LENGTH].decode("utf-8", errors="replace")
 
 
-def refused_address(url: str) -> str | None:
-    """Why `url` may not be called, or None: its host must resolve to public addresses only
-    (unless settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS). Checked at each delivery, so a DNS change
-    after the endpoint was saved is caught too."""
-    parts = urlsplit(url)
-    if parts.scheme not in {"http", "https"} or not parts.hostname:
-        return f"Unsupported URL {url!r}."
-    if settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS:
-        return None
+def _post(target: WebhookTarget, address: str, body: bytes, headers: dict) -> tuple[int, str]:
+    """One POST to `address`; redirects are answers like any other (never followed)."""
+    connection_class = _PinnedHTTPSConnection if target.scheme == "https" else _PinnedHTTPConnection
+    connection = connection_class(
+        target.host, target.port, address=address, timeout=WEBHOOK_TIMEOUT_SECONDS
+    )
     try:
-        infos = socket.getaddrinfo(parts.hostname, parts.port or 443, proto=socket.IPPROTO_TCP)
-    except (OSError, UnicodeError) as exc:
-        return f"Cannot resolve {parts.hostname!r}: {exc}"
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0].split("%")[0])
-        if not address.is_global or address.is_multicast:
-            return f"{parts.hostname!r} resolves to a non-public address ({address})."
-    return None
+        connection.request("POST", target.path, body=body, headers=headers)
+        response = connection.getresponse()
+        return response.status, _excerpt(response.read(EXCERPT_LENGTH))
+    finally:
+        connection.close()
 
 
 def webhook_post(*, url: str, secret: str, body: bytes, event: str, delivery_id: int) -> SendResult:
-    refusal = refused_address(url)
-    if refusal is not None:
-        return SendResult(ok=False, error=refusal)
-    request = urllib.request.Request(  # noqa: S310 - scheme checked above
-        url,
-        data=body,
-        method="POST",
-        headers={
-            "Content-Type": "application/json",
-            "User-Agent": USER_AGENT,
-            SIGNATURE_HEADER: signature_header(secret, body),
-            EVENT_HEADER: event,
-            DELIVERY_ID_HEADER: str(delivery_id),
-        },
-    )
+    """POST `body` to `url`: its host is resolved once and checked (`addresses.webhook_target`),
+    and the connection goes to an address that was checked, never to a second DNS answer."""
     try:
-        with _opener.open(request, timeout=WEBHOOK_TIMEOUT_SECONDS) as response:
-            status = response.status
-            excerpt = _excerpt(response.read(EXCERPT_LENGTH))
-    except urllib.error.HTTPError as exc:
-        status = exc.code
+        target = webhook_target(url)
+    except WebhookAddressRefused as refusal:
+        return SendResult(ok=False, error=str(refusal))
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": USER_AGENT,
+        SIGNATURE_HEADER: signature_header(secret, body),
+        EVENT_HEADER: event,
+        DELIVERY_ID_HEADER: str(delivery_id),
+    }
+    error: Exception | None = None
+    for address in target.addresses:
         try:
-            excerpt = _excerpt(exc.read(EXCERPT_LENGTH))
-        except OSError:
-            excerpt = ""
-        finally:
-            exc.close()
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        reason = getattr(exc, "reason", exc)
-        return SendResult(ok=False, transient=True, error=f"{type(exc).__name__}: {reason}")
+            status, excerpt = _post(target, address, body, headers)
+            break
+        except (OSError, http.client.HTTPException, ValueError) as exc:
+            error = exc
+    else:
+        return SendResult(ok=False, transient=True, error=f"{type(error).__name__}: {error}")
     if 200 <= status < 300:
         return SendResult(ok=True, status_code=status, response_excerpt=excerpt)
     return SendResult(

@@ -8,7 +8,12 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
-from brands.admin import BrandListFilter, BrandScopedAdminMixin, StoreListFilter
+from brands.admin import (
+    BrandListFilter,
+    BrandScopedAdminMixin,
+    ScopedListFilter,
+    StoreListFilter,
+)
 from brands.models import Brand, PosDevice, Store
 from brands.selectors import scope_to_user_brands
 from core.admin import ReadOnlyAdminMixin
@@ -347,7 +352,7 @@ class PromotionAdmin(BrandScopedAdminMixin, admin.ModelAdmin):
 # --- What POS devices upload: tickets and logs, read only -----------------------------------
 
 
-class PosDeviceListFilter(admin.SimpleListFilter):
+class PosDeviceListFilter(ScopedListFilter):
     """Filter by one of the user's POS devices."""
 
     title = "device"
@@ -359,10 +364,8 @@ class PosDeviceListFilter(admin.SimpleListFilter):
         )
         return [(str(device.pk), str(device)) for device in devices]
 
-    def queryset(self, request, queryset):
-        if self.value():
-            return queryset.filter(device=self.value())
-        return queryset
+    def filter(self, request, queryset, value: str):
+        return queryset.filter(device=value)
 
 
 def _json_block(value) -> str:

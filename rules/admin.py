@@ -23,6 +23,7 @@ from brands.admin import (
     BrandListFilter,
     BrandScopedAdminMixin,
     BrandScopedInlineMixin,
+    ScopedListFilter,
     register_brand_scoped_choices,
 )
 from brands.selectors import brand_ids_for_user, scope_to_user_brands
@@ -132,10 +133,10 @@ class RuleBrandFilter(BrandListFilter):
     def lookups(self, request, model_admin):
         return [(self.ALL_BRANDS, "All brands (no brand)"), *super().lookups(request, model_admin)]
 
-    def queryset(self, request, queryset):
-        if self.value() == self.ALL_BRANDS:
+    def filter(self, request, queryset, value: str):
+        if value == self.ALL_BRANDS:
             return queryset.filter(brand__isnull=True)
-        return super().queryset(request, queryset)
+        return super().filter(request, queryset, value)
 
 
 @admin.register(Rule)
@@ -345,7 +346,7 @@ class RuleActionAdmin(RulePartAdmin):
 # --- The firing log -------------------------------------------------------------------------
 
 
-class FiringRuleFilter(admin.SimpleListFilter):
+class FiringRuleFilter(ScopedListFilter):
     """The rules the user sees (their brands' and every brand's)."""
 
     title = "rule"
@@ -355,10 +356,8 @@ class FiringRuleFilter(admin.SimpleListFilter):
         rules = scope_to_user_brands(Rule.objects.all(), request.user, "brand", include_global=True)
         return [(str(pk), name) for pk, name in rules.values_list("pk", "name")]
 
-    def queryset(self, request, queryset):
-        if self.value():
-            return queryset.filter(rule_id=self.value())
-        return queryset
+    def filter(self, request, queryset, value: str):
+        return queryset.filter(rule_id=value)
 
 
 @admin.register(RuleFiring)

@@ -392,3 +392,62 @@ def test_every_admin_page_of_these_apps_renders(client, world, staff_a, superuse
             assert change.status_code == 200, (user, name)
             add = client.get(reverse(f"{name}_add"))
             assert add.status_code in (200, 403), (user, name)
+
+
+def _brand_form(brand, staff_ids):
+    return {
+        "name": brand.name,
+        "time_zone": brand.time_zone,
+        "storefront_host": "",
+        "staff": [str(pk) for pk in staff_ids],
+        "stores-TOTAL_FORMS": "0",
+        "stores-INITIAL_FORMS": "0",
+    }
+
+
+def test_a_brand_admin_cannot_claim_staff_of_no_brand(client, world, staff_a):
+    # Given a staff user of no brand (with a role) and a superuser
+    brandless = StaffUserFactory(username="new-hire")
+    brandless.groups.add(Group.objects.get(name=BRAND_ADMIN))
+    brand = world["a"]["brand"]
+    client.force_login(staff_a)
+    url = reverse("admin:brands_brand_change", args=[brand.pk])
+
+    # Then the staff field does not offer them
+    choices = client.get(url).context["adminform"].form.fields["staff"].queryset
+    assert set(choices) == {staff_a}
+
+    # ... and posting them anyway is a form error that changes nothing
+    response = client.post(url, _brand_form(brand, [staff_a.pk, brandless.pk]))
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["staff"]
+    assert set(brand.staff.all()) == {staff_a}
+    assert not brandless.staff_brands.exists()
+
+
+def test_a_brand_admin_keeps_their_brands_staff_when_saving(client, world, staff_a):
+    colleague = StaffUserFactory(username="colleague")
+    brand = world["a"]["brand"]
+    brand.staff.add(colleague)
+    client.force_login(staff_a)
+
+    response = client.post(
+        reverse("admin:brands_brand_change", args=[brand.pk]),
+        _brand_form(brand, [staff_a.pk, colleague.pk]),
+    )
+
+    assert response.status_code == 302
+    assert set(brand.staff.all()) == {staff_a, colleague}
+
+
+def test_a_brand_admin_cannot_open_or_edit_users(client, world, staff_a):
+    # Staff users are created and given brands by superusers; brand admins see no user admin.
+    brandless = StaffUserFactory(username="new-hire")
+    client.force_login(staff_a)
+
+    assert client.get(reverse("admin:auth_user_changelist")).status_code == 403
+    change = reverse("admin:auth_user_change", args=[brandless.pk])
+    assert client.get(change).status_code == 403
+    assert client.post(change, {"username": "taken-over", "is_staff": "on"}).status_code == 403
+    brandless.refresh_from_db()
+    assert brandless.username == "new-hire"

@@ -1,8 +1,11 @@
 import django_filters
 from django.db.models import Q
 
+from brands.models import Brand
+from brands.selectors import scope_to_user_brands
 from core.api.filters import IdFilter
 from customers.models import Customer
+from labels.models import Label
 
 
 class CustomerFilter(django_filters.FilterSet):
@@ -10,13 +13,9 @@ class CustomerFilter(django_filters.FilterSet):
     phone = django_filters.CharFilter(field_name="phone", max_length=32)
     external_id = django_filters.CharFilter(field_name="external_id", max_length=64)
     brand = django_filters.CharFilter(
-        field_name="brand_links__brand__slug", max_length=60, distinct=True, label="Brand slug"
+        method="filter_brand", max_length=60, label="Brand slug (one of your brands)"
     )
-    label = IdFilter(
-        field_name="label_assignments__label_id",
-        distinct=True,
-        label="Label id",
-    )
+    label = IdFilter(method="filter_label", label="Label id (of your brands, or global)")
     search = django_filters.CharFilter(
         method="filter_search", max_length=100, label="Search first name, last name, email"
     )
@@ -24,6 +23,19 @@ class CustomerFilter(django_filters.FilterSet):
     class Meta:
         model = Customer
         fields = []
+
+    # A customer is shared by the brands that know them: filtering by another brand's slug or
+    # label would tell who else shops there. Only the user's brands' values match anything, so
+    # another brand's value finds nothing, as a value that does not exist.
+    def filter_brand(self, queryset, name, value):
+        brands = scope_to_user_brands(Brand.objects.filter(slug=value), self.request.user, "pk")
+        return queryset.filter(brand_links__brand__in=brands).distinct()
+
+    def filter_label(self, queryset, name, value):
+        labels = scope_to_user_brands(
+            Label.objects.filter(pk=value), self.request.user, "brand", include_global=True
+        )
+        return queryset.filter(label_assignments__label__in=labels).distinct()
 
     def filter_search(self, queryset, name, value):
         q = Q()

@@ -115,16 +115,45 @@ def test_staff_cannot_create_a_customer_for_another_brand(a, b):
     assert Customer.objects.count() == before
 
 
-def test_a_taken_email_is_a_conflict(a, b):
+def test_an_email_the_brand_knows_already_is_a_conflict(a, b):
     before = Customer.objects.count()
 
     response = token_client(a.staff).post(
-        "/api/v1/customers/", {"brand": "brand-a", "email": "CUSTOMER-B@example.com"}
+        "/api/v1/customers/", {"brand": "brand-a", "email": "CUSTOMER-A@example.com"}
     )
 
     body = assert_error(response, 409, "customer_email_taken")
     assert body["fields"] == {"email": ["Already in use."]}
     assert Customer.objects.count() == before
+
+
+def test_an_email_known_only_to_another_brand_is_answered_as_a_new_customer(a, b):
+    # Given brand B's customer, with brand B's label, and a new email for comparison
+    label_b = LabelFactory(name="Secret", brand=b.brand)
+    label_assign_customer(label=label_b, customer=b.customer)
+    client = token_client(a.staff)
+    before = Customer.objects.count()
+
+    # When brand A's staff create a customer with brand B's customer's email, and a new one
+    taken = client.post(
+        "/api/v1/customers/",
+        {"brand": "brand-a", "email": "CUSTOMER-B@example.com", "first_name": "Other"},
+    )
+    fresh = client.post("/api/v1/customers/", {"brand": "brand-a", "email": "new@example.com"})
+
+    # Then both answer alike: 201, known to brand A only, nothing of brand B
+    assert (taken.status_code, fresh.status_code) == (201, 201), taken.json()
+    for body in (taken.json(), fresh.json()):
+        assert body["brands"] == ["brand-a"]
+        assert body["labels"] == []
+    # ... the person is one customer, now known to brand A; their details are not overwritten
+    assert taken.json()["id"] == b.customer.pk
+    assert Customer.objects.count() == before + 1
+    b.customer.refresh_from_db()
+    assert b.customer.first_name == "Annb"
+    assert set(b.customer.brands.values_list("slug", flat=True)) == {"brand-a", "brand-b"}
+    # ... and their login and password are untouched
+    assert b.customer.user.check_password("pass-word-123")
 
 
 def test_a_taken_external_id_is_a_conflict(a, b):
@@ -234,6 +263,25 @@ def test_filters(a, many, query, expected):
     response = token_client(a.staff).get(f"/api/v1/customers/?{query}")
 
     assert ids(response) == {many[i].pk for i in expected}
+
+
+def test_brand_staff_filter_only_by_their_brands_and_labels(a, b, many):
+    # Given a customer of brand A who also shops at brand B and has brand B's label
+    customer_link_brand(customer=many[0], brand=b.brand)
+    label_b = LabelFactory(name="Secret", brand=b.brand, type=Label.Type.CUSTOMER)
+    label_assign_customer(label=label_b, customer=many[0])
+    label_a = LabelFactory(name="Gold", brand=a.brand, type=Label.Type.CUSTOMER)
+    label_assign_customer(label=label_a, customer=many[1])
+    client = token_client(a.staff)
+
+    # Then brand B's slug and label find nothing, like values that do not exist
+    assert ids(client.get("/api/v1/customers/?brand=brand-b")) == set()
+    assert ids(client.get("/api/v1/customers/?brand=no-such-brand")) == set()
+    assert ids(client.get(f"/api/v1/customers/?label={label_b.pk}")) == set()
+    assert ids(client.get("/api/v1/customers/?label=999999")) == set()
+    # ... while their own brand's values work
+    assert many[0].pk in ids(client.get("/api/v1/customers/?brand=brand-a"))
+    assert ids(client.get(f"/api/v1/customers/?label={label_a.pk}")) == {many[1].pk}
 
 
 def test_filter_by_brand_and_label(a, b, many):

@@ -2,7 +2,7 @@
 
 from rest_framework import serializers
 
-from loyalty_management.models import LoyaltyAccount, LoyaltyTransaction, Tier
+from loyalty_management.models import LoyaltyAccount, LoyaltyAdjustment, LoyaltyTransaction, Tier
 from loyalty_management.services.ledger import MAX_ADJUSTMENT
 
 
@@ -73,3 +73,25 @@ class AdjustmentInputSerializer(serializers.Serializer):
         if value == 0:
             raise serializers.ValidationError("Must not be zero.")
         return value
+
+
+class LoyaltyAdjustmentOutputSerializer(serializers.ModelSerializer):
+    brand = serializers.CharField(source="account.program.brand.slug")
+    requested_by = serializers.CharField(source="requested_by.username", default=None)
+    decided_by = serializers.CharField(source="decided_by.username", default=None)
+
+    class Meta:
+        model = LoyaltyAdjustment
+        fields = [
+            "id",
+            "brand",
+            "account",
+            "points",
+            "reason",
+            "status",
+            "transaction",
+            "requested_by",
+            "decided_by",
+            "created_at",
+            "decided_at",
+        ]

@@ -2,7 +2,10 @@ from django.urls import path
 
 from loyalty_management.api.views import (
     LoyaltyAccountListView,
+    LoyaltyAdjustmentApproveView,
     LoyaltyAdjustmentCreateView,
+    LoyaltyAdjustmentListView,
+    LoyaltyAdjustmentRejectView,
     MyLoyaltyTransactionListView,
     MyLoyaltyView,
 )
@@ -19,5 +22,16 @@ urlpatterns = [
         "loyalty/accounts/<int:account_id>/adjustments/",
         LoyaltyAdjustmentCreateView.as_view(),
         name="loyalty-account-adjustments",
+    ),
+    path("loyalty/adjustments/", LoyaltyAdjustmentListView.as_view(), name="loyalty-adjustments"),
+    path(
+        "loyalty/adjustments/<int:adjustment_id>/approve/",
+        LoyaltyAdjustmentApproveView.as_view(),
+        name="loyalty-adjustment-approve",
+    ),
+    path(
+        "loyalty/adjustments/<int:adjustment_id>/reject/",
+        LoyaltyAdjustmentRejectView.as_view(),
+        name="loyalty-adjustment-reject",
     ),
 ]

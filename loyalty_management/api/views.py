@@ -19,11 +19,12 @@ from loyalty_management import selectors
 from loyalty_management.api.serializers import (
     AdjustmentInputSerializer,
     LoyaltyAccountOutputSerializer,
+    LoyaltyAdjustmentOutputSerializer,
     LoyaltySummaryOutputSerializer,
     LoyaltyTransactionOutputSerializer,
 )
-from loyalty_management.models import LoyaltyAccount, LoyaltyTransaction
-from loyalty_management.services.ledger import account_adjust
+from loyalty_management.models import LoyaltyAccount, LoyaltyAdjustment, LoyaltyTransaction
+from loyalty_management.services.ledger import account_adjust, account_adjustment_decide
 
 ERRORS = {400: ErrorSerializer, 401: ErrorSerializer, 403: ErrorSerializer}
 BRAND_PARAMETER = OpenApiParameter(
@@ -184,21 +185,28 @@ class CanAdjustPoints(BasePermission):
 
 
 class LoyaltyAdjustmentCreateView(APIView):
-    """Staff: credit or debit an account of their brands by hand, with a mandatory reason."""
+    """Staff: credit or debit an account of their brands by hand, with a mandatory reason.
+    Within the limits of their role it is approved at once (201); above them it waits for a
+    brand admin's approval (202)."""
 
     permission_classes = [IsStaff & CanAdjustPoints]
 
     @extend_schema(
         tags=["loyalty"],
         request=AdjustmentInputSerializer,
-        responses={201: LoyaltyTransactionOutputSerializer, **ERRORS, 404: ErrorSerializer},
+        responses={
+            201: LoyaltyAdjustmentOutputSerializer,
+            202: LoyaltyAdjustmentOutputSerializer,
+            **ERRORS,
+            404: ErrorSerializer,
+        },
     )
     def post(self, request, account_id: int):
         data = parse_input(AdjustmentInputSerializer, request.data)
         account = selectors.accounts_for_staff(user=request.user).filter(pk=account_id).first()
         if account is None:
             raise NotFoundError("No such loyalty account.", code="loyalty_account_not_found")
-        transaction = account_adjust(
+        adjustment = account_adjust(
             account_id=account.pk,
             points=data["points"],
             reason=data["reason"],
@@ -206,5 +214,91 @@ class LoyaltyAdjustmentCreateView(APIView):
             idempotency_key=data.get("idempotency_key"),
         )
         return Response(
-            LoyaltyTransactionOutputSerializer(transaction).data, status=status.HTTP_201_CREATED
+            _adjustment_output(adjustment.pk),
+            status=status.HTTP_202_ACCEPTED
+            if adjustment.status == LoyaltyAdjustment.Status.PENDING
+            else status.HTTP_201_CREATED,
         )
+
+
+def _adjustment_output(adjustment_id: int) -> dict:
+    adjustment = LoyaltyAdjustment.objects.select_related(
+        "account__program__brand", "requested_by", "decided_by"
+    ).get(pk=adjustment_id)
+    return LoyaltyAdjustmentOutputSerializer(adjustment).data
+
+
+class AdjustmentFilter(django_filters.FilterSet):
+    status = django_filters.ChoiceFilter(choices=LoyaltyAdjustment.Status.choices)
+    account = IdFilter(field_name="account_id")
+
+    class Meta:
+        model = LoyaltyAdjustment
+        fields = ["status", "account"]
+
+
+class LoyaltyAdjustmentListView(generics.ListAPIView):
+    """Staff: the manual adjustments of their brands' accounts, newest first."""
+
+    permission_classes = [IsStaff & StaffModelPermissions]
+    serializer_class = LoyaltyAdjustmentOutputSerializer
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = AdjustmentFilter
+    queryset = LoyaltyAdjustment.objects.none()
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return LoyaltyAdjustment.objects.none()
+        return selectors.adjustments_for_staff(user=self.request.user)
+
+    @extend_schema(
+        tags=["loyalty"],
+        responses={
+            200: LoyaltyAdjustmentOutputSerializer(many=True),
+            **ERRORS,
+            404: PAGE_NOT_FOUND,
+        },
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+
+class CanApproveAdjustments(BasePermission):
+    message = "Your role may not approve point adjustments."
+
+    def has_permission(self, request, view) -> bool:
+        return request.user.has_perm("loyalty_management.approve_loyaltyadjustment")
+
+
+class LoyaltyAdjustmentApproveView(APIView):
+    """Brand admins: approve a pending adjustment of their brands; it goes through the ledger."""
+
+    permission_classes = [IsStaff & CanApproveAdjustments]
+    approve = True
+
+    @extend_schema(
+        tags=["loyalty"],
+        request=None,
+        responses={
+            200: LoyaltyAdjustmentOutputSerializer,
+            **ERRORS,
+            404: ErrorSerializer,
+            409: ErrorSerializer,
+        },
+    )
+    def post(self, request, adjustment_id: int):
+        adjustment = (
+            selectors.adjustments_for_staff(user=request.user).filter(pk=adjustment_id).first()
+        )
+        if adjustment is None:
+            raise NotFoundError("No such adjustment.", code="loyalty_adjustment_not_found")
+        account_adjustment_decide(
+            adjustment_id=adjustment.pk, approve=self.approve, actor=request.user
+        )
+        return Response(_adjustment_output(adjustment.pk))
+
+
+class LoyaltyAdjustmentRejectView(LoyaltyAdjustmentApproveView):
+    """Brand admins: reject a pending adjustment of their brands; the ledger is not touched."""
+
+    approve = False

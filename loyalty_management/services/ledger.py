@@ -16,16 +16,19 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from dateutil.relativedelta import relativedelta
+from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.db.models import F, OuterRef, Q, Sum
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Abs, Coalesce
 from django.utils import timezone
 
-from core.errors import ApplicationError, ConflictError
+from brands.roles import adjustment_limit_for
+from core.errors import ApplicationError, ConflictError, NotFoundError, PermissionDeniedError
 from customers.models import Customer
 from loyalty_management.lock_objects import account_lock
 from loyalty_management.models import (
     LoyaltyAccount,
+    LoyaltyAdjustment,
     LoyaltyLot,
     LoyaltyLotConsumption,
     LoyaltyProgram,
@@ -328,6 +331,47 @@ def ledger_debit(
 MAX_ADJUSTMENT = 10_000_000
 
 
+def _adjustment_errors(points: int, reason: str) -> dict[str, list[str]]:
+    errors = {}
+    if not reason:
+        errors["reason"] = ["A reason is required."]
+    if points == 0 or abs(points) > MAX_ADJUSTMENT:
+        errors["points"] = [f"Must be non-zero and at most {MAX_ADJUSTMENT} either way."]
+    return errors
+
+
+def _adjustment_apply(adjustment: LoyaltyAdjustment) -> None:
+    """Write an adjustment to the ledger, in the caller's transaction."""
+    write = ledger_credit if adjustment.points > 0 else ledger_debit
+    adjustment.transaction = write(
+        account_id=adjustment.account_id,
+        kind=Kind.ADJUSTED,
+        points=abs(adjustment.points),
+        idempotency_key=f"adjusted:{adjustment.pk}",
+        reason=adjustment.reason,
+        actor=adjustment.requested_by,
+    ).transaction
+    adjustment.status = LoyaltyAdjustment.Status.APPROVED
+
+
+def _within_limit(actor, points: int, now: datetime) -> bool:
+    """Whether `actor` may adjust `points` without approval. Locks the actor's user row, so
+    two concurrent adjustments by the same person cannot both slip under the daily limit."""
+    limit = adjustment_limit_for(actor)
+    if limit is None:
+        return True
+    get_user_model().objects.select_for_update().filter(pk=actor.pk).first()
+    if abs(points) > limit.per_adjustment:
+        return False
+    used = LoyaltyAdjustment.objects.filter(
+        requested_by=actor,
+        created_at__gt=now - timedelta(days=1),
+        status__in=[LoyaltyAdjustment.Status.PENDING, LoyaltyAdjustment.Status.APPROVED],
+    ).aggregate(total=Coalesce(Sum(Abs("points")), 0))["total"]
+    return used + abs(points) <= limit.per_day
+
+
+@transaction.atomic
 def account_adjust(
     *,
     account_id: int,
@@ -335,27 +379,73 @@ def account_adjust(
     reason: str,
     actor,
     idempotency_key: str | None = None,
-) -> LoyaltyTransaction:
+    now: datetime | None = None,
+) -> LoyaltyAdjustment:
     """A manual adjustment by staff: credit (points > 0) or debit (points < 0), with a
-    mandatory reason and the actor recorded on the ledger row. A debit may leave the account
-    negative. A replay of `idempotency_key` returns the first adjustment."""
-    reason = (reason or "").strip()
-    errors = {}
-    if not reason:
-        errors["reason"] = ["A reason is required."]
-    if points == 0 or abs(points) > MAX_ADJUSTMENT:
-        errors["points"] = [f"Must be non-zero and at most {MAX_ADJUSTMENT} either way."]
+    mandatory reason and the actor recorded. A debit may leave the account negative.
+
+    Within the limits of the actor's role (`brands.roles.ADJUSTMENT_LIMITS`: per adjustment,
+    and per 24 hours counting approved and pending ones) it goes through the ledger at once
+    (`approved`); above them it is `pending` until `account_adjustment_decide`. A replay of
+    `idempotency_key` returns the first adjustment."""
+    reason = (reason or "").strip()[:255]
+    errors = _adjustment_errors(points, reason)
     if errors:
         raise ApplicationError("Invalid adjustment.", code="invalid_adjustment", fields=errors)
-    write = ledger_credit if points > 0 else ledger_debit
-    return write(
-        account_id=account_id,
-        kind=Kind.ADJUSTED,
-        points=abs(points),
-        idempotency_key=f"adjusted:{account_id}:{idempotency_key or uuid.uuid4().hex}",
-        reason=reason[:255],
-        actor=actor if getattr(actor, "pk", None) else None,
-    ).transaction
+    actor = actor if getattr(actor, "pk", None) else None
+    key = f"{account_id}:{idempotency_key or uuid.uuid4().hex}"
+    now = now or timezone.now()
+    within = _within_limit(actor, points, now)
+    existing = LoyaltyAdjustment.objects.filter(idempotency_key=key).first()
+    if existing is not None:
+        return existing
+    if not LoyaltyAccount.objects.filter(pk=account_id).exists():
+        raise NotFoundError("No such loyalty account.", code="loyalty_account_not_found")
+    try:
+        with transaction.atomic():
+            adjustment = LoyaltyAdjustment.objects.create(
+                account_id=account_id,
+                points=points,
+                reason=reason,
+                status=LoyaltyAdjustment.Status.PENDING,
+                requested_by=actor,
+                idempotency_key=key,
+                created_at=now,
+            )
+    except IntegrityError:  # a concurrent replay of the same key won
+        return LoyaltyAdjustment.objects.get(idempotency_key=key)
+    if within:
+        _adjustment_apply(adjustment)
+        adjustment.decided_at = now
+        adjustment.save(update_fields=["transaction", "status", "decided_at"])
+    return adjustment
+
+
+@transaction.atomic
+def account_adjustment_decide(*, adjustment_id: int, approve: bool, actor) -> LoyaltyAdjustment:
+    """Approve (write it to the ledger) or reject a pending adjustment. Whoever asked for it
+    cannot decide it; one that was decided already is a conflict."""
+    adjustment = (
+        LoyaltyAdjustment.objects.select_for_update(of=("self",))
+        .select_related("requested_by")
+        .get(pk=adjustment_id)
+    )
+    if adjustment.status != LoyaltyAdjustment.Status.PENDING:
+        raise ConflictError(
+            f"This adjustment was {adjustment.status} already.", code="adjustment_decided"
+        )
+    if actor is not None and adjustment.requested_by_id == actor.pk:
+        raise PermissionDeniedError(
+            "Someone else approves or rejects your own adjustments.", code="own_adjustment"
+        )
+    if approve:
+        _adjustment_apply(adjustment)
+    else:
+        adjustment.status = LoyaltyAdjustment.Status.REJECTED
+    adjustment.decided_by = actor
+    adjustment.decided_at = timezone.now()
+    adjustment.save(update_fields=["transaction", "status", "decided_by", "decided_at"])
+    return adjustment
 
 
 # --- Release and expiry -------------------------------------------------------------------------

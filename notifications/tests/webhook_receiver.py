@@ -5,6 +5,7 @@ when it knows the endpoint's secret it checks the signature and answers 401 to a
 real receiver would.
 """
 
+import ssl
 import threading
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -21,18 +22,34 @@ class ReceivedRequest:
 
 
 class WebhookReceiver:
-    def __init__(self, *, statuses: tuple[int, ...] = (200,), secret: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        statuses: tuple[int, ...] = (200,),
+        secret: str | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
         self.statuses = list(statuses)
         self.secret = secret
         self.requests: list[ReceivedRequest] = []
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._server = ThreadingHTTPServer((host, port), self._handler_class())
+        self._scheme = "http"
+        if tls is not None:
+            self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
+            self._scheme = "https"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def port(self) -> int:
+        return self._server.server_address[1]
 
     @property
     def url(self) -> str:
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}/hook"
+        return f"{self._scheme}://{host}:{port}/hook"
 
     def start(self) -> "WebhookReceiver":
         self._thread.start()

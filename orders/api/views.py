@@ -89,7 +89,7 @@ def _invalid(code: str, field: str, message: str) -> ApplicationError:
 @extend_schema_view(
     list=extend_schema(
         summary="List orders",
-        description="Staff: their brands' orders. Devices: their brand's. Customers: their own.",
+        description=("Staff: their brands' orders. Devices: their store's. Customers: their own."),
         responses={200: OrderOutputSerializer(many=True), **ERRORS, 404: PAGE_NOT_FOUND},
     ),
     retrieve=extend_schema(
@@ -115,7 +115,8 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         if self.action != "list":
             queryset = queryset.prefetch_related("lines", "applied_promotions")
         if is_device_request(request):
-            return queryset.filter(brand_id=request.auth.store.brand_id)
+            # A till sees and changes its own store's orders, never another store's or the web's.
+            return queryset.filter(store_id=request.auth.store_id)
         if IsStaff().has_permission(request, self):
             if not request.user.has_perm("orders.view_order"):
                 return queryset.none()
@@ -171,8 +172,9 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     @extend_schema(
         summary="Change an order's payment status",
         description=(
-            "Staff of the order's brand (with `orders.change_order`) and the brand's POS "
-            "devices. Refunds add up; a refund of everything left makes the order `refunded`."
+            "Staff of the order's brand (with `orders.change_order`) and the POS devices of "
+            "the order's store. Refunds add up; a refund of everything left makes the order "
+            "`refunded`."
         ),
         request=PaymentStatusInputSerializer,
         responses={200: OrderDetailOutputSerializer, **ERRORS, 404: ErrorSerializer},

@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 
 from brands.roles import ANALYST
-from brands.tests.factories import StoreFactory
+from brands.tests.factories import StoreFactory, make_device
 from core.tests.api_world import (
     assert_error,
     build_tenant,
@@ -272,11 +272,39 @@ def test_staff_read_only_their_brands_orders(a, b):
     assert_error(client.get(f"/api/v1/orders/{b.order.pk}/"), 404, "not_found")
 
 
-def test_a_device_reads_only_its_brands_orders(a, b):
+def test_a_device_reads_only_its_stores_orders(a, b):
     client = device_client(a.device_key)
 
     assert ids(client.get("/api/v1/orders/")) == {a.order.pk}
     assert_error(client.get(f"/api/v1/orders/{b.order.pk}/"), 404, "not_found")
+
+
+def test_a_device_sees_and_changes_only_its_own_stores_orders(a):
+    # Given a second store of the same brand with its own till and order, and a web order
+    other_store = StoreFactory(brand=a.brand, code="store-a2")
+    _, other_key = make_device(store=other_store, name="Till a2")
+    other_order = place_order(
+        brand=a.brand, products_and_quantities=[(a.product, 1)], store=other_store
+    )
+    web_order = place_order(brand=a.brand, products_and_quantities=[(a.product, 1)])
+    client = device_client(other_key)
+
+    # Then the till of store 2 lists and reads only store 2's orders
+    assert ids(client.get("/api/v1/orders/")) == {other_order.pk}
+    assert client.get(f"/api/v1/orders/{other_order.pk}/").status_code == 200
+    for foreign in (a.order, web_order):
+        assert_error(client.get(f"/api/v1/orders/{foreign.pk}/"), 404, "not_found")
+        cancel = client.post(
+            f"/api/v1/orders/{foreign.pk}/payment-status/", {"payment_status": "cancelled"}
+        )
+        assert_error(cancel, 404, "not_found")
+        foreign.refresh_from_db()
+        assert foreign.payment_status == "pending"
+    # ... and still changes its own
+    own = client.post(
+        f"/api/v1/orders/{other_order.pk}/payment-status/", {"payment_status": "cancelled"}
+    )
+    assert own.status_code == 200, own.json()
 
 
 def test_a_superuser_reads_every_order(a, b):
@@ -381,7 +409,9 @@ def test_bad_order_filters_are_400(a, query):
     assert_error(token_client(a.staff).get(f"/api/v1/orders/?{query}"), 400, "validation_error")
 
 
-def test_order_list_query_count_does_not_grow_with_rows(a, orders_a, django_assert_max_num_queries):
+def test_order_list_query_count_does_not_grow_with_rows(a, django_assert_max_num_queries):
+    for _ in range(3):
+        place_order(brand=a.brand, products_and_quantities=[(a.product, 1)], store=a.store)
     client = device_client(a.device_key)
 
     with django_assert_max_num_queries(4):

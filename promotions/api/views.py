@@ -5,6 +5,7 @@ from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -34,6 +35,31 @@ from promotions.services.validator import RELATIONS, promotion_validate
 
 READ_ERRORS = {401: ErrorSerializer, 403: ErrorSerializer}
 WRITE_ERRORS = {**READ_ERRORS, 400: ErrorSerializer}
+
+
+class HasAnyPromotionPermission(BasePermission):
+    """Staff whose role holds one of `permissions` (superusers hold them all)."""
+
+    permissions: tuple[str, ...] = ()
+    message = "Your role may not work with promotions."
+
+    def has_permission(self, request, view) -> bool:
+        user = request.user
+        return IsStaff().has_permission(request, view) and any(
+            user.has_perm(permission) for permission in self.permissions
+        )
+
+
+class CanViewPromotions(HasAnyPromotionPermission):
+    """Previewing prices a basket with a promotion: anyone who may see promotions."""
+
+    permissions = ("promotions.view_promotion",)
+
+
+class CanEditPromotions(HasAnyPromotionPermission):
+    """Validating checks a promotion about to be saved: those who may add or change one."""
+
+    permissions = ("promotions.add_promotion", "promotions.change_promotion")
 
 
 class PromotionFilter(filters.FilterSet):
@@ -170,7 +196,7 @@ class PromotionViewSet(
 class PromotionValidateView(APIView):
     """Check a promotion payload without saving it."""
 
-    permission_classes = [IsStaff]
+    permission_classes = [CanEditPromotions]
 
     @extend_schema(
         summary="Validate a promotion",
@@ -191,7 +217,7 @@ class PromotionPreviewView(APIView):
     same inputs and must find the same result.
     """
 
-    permission_classes = [IsStaff]
+    permission_classes = [CanViewPromotions]
 
     @extend_schema(
         summary="Preview a promotion on a sample basket",

@@ -4,11 +4,13 @@ from decimal import Decimal
 
 import pytest
 
+from brands.roles import ANALYST, BRAND_ADMIN, MARKETING_MANAGER, STORE_MANAGER, SUPPORT_AGENT
 from catalog.tests.factories import ProductFactory
 from core.tests.api_world import (
     assert_error,
     build_tenant,
     ids,
+    staff_user,
     token_client,
 )
 from promotions.models import Promotion
@@ -108,6 +110,34 @@ def test_customers_and_devices_cannot_manage_promotions(a):
 
     assert_error(customer.get("/api/v1/promotions/"), 403, "permission_denied")
     assert_error(device_client(a.device_key).get("/api/v1/promotions/"), 403)
+
+
+@pytest.mark.parametrize(
+    ("role", "validate_status", "preview_status"),
+    [
+        (SUPPORT_AGENT, 403, 403),  # no promotion permission at all
+        (STORE_MANAGER, 403, 200),  # sees promotions: may preview, not validate
+        (ANALYST, 403, 200),
+        (MARKETING_MANAGER, 200, 200),
+        (BRAND_ADMIN, 200, 200),
+    ],
+)
+def test_validate_and_preview_need_promotion_permissions(a, role, validate_status, preview_status):
+    client = token_client(staff_user(f"user-{role}", role=role, brands=[a.brand]))
+
+    validate = client.post("/api/v1/promotions/validate/", _payload(a), format="json")
+    preview = client.post(
+        "/api/v1/promotions/preview/",
+        {"promotion": _payload(a), "lines": [{"product": a.product.pk, "quantity": 1}]},
+        format="json",
+    )
+
+    assert validate.status_code == validate_status, validate.content
+    assert preview.status_code == preview_status, preview.content
+    for response in (validate, preview):
+        if response.status_code == 403:
+            assert_error(response, 403, "permission_denied")
+    assert not Promotion.objects.exists()
 
 
 def test_validate_lists_coded_issues_without_saving(a):
