@@ -8,6 +8,7 @@ mask). The API serializers, the admin and the staff basket page all ask `pii_lev
 `pii_value`; logs and error reports go through `mask_text`.
 """
 
+import json
 import logging
 import re
 from datetime import date
@@ -26,6 +27,7 @@ EMAIL = "email"
 PHONE = "phone"
 BIRTH_DATE = "birth_date"
 PII_FIELDS = (EMAIL, PHONE, BIRTH_DATE)
+TEXT = "text"  # free text that may contain addresses and phone numbers
 
 # Which role sees which field, and how much.
 PII_POLICY: dict[str, dict[str, Level]] = {
@@ -58,8 +60,12 @@ def _levels(user) -> dict[str, Level]:
 
 
 def pii_level(user, field: str) -> Level:
-    """How much of `field` (email, phone, birth_date) a staff user may see."""
-    return _levels(user)[field]
+    """How much of `field` (email, phone, birth_date, text) a staff user may see. Free text
+    is shown in full only to who sees both emails and phones in full."""
+    levels = _levels(user)
+    if field == TEXT:
+        return min(levels[EMAIL], levels[PHONE])
+    return levels[field]
 
 
 def mask_email(email: str | None) -> str | None:
@@ -95,34 +101,43 @@ def mask_birth_date(birth_date: date | str | None) -> str | None:
 _MASKS = {EMAIL: mask_email, PHONE: mask_phone, BIRTH_DATE: mask_birth_date}
 
 
-def pii_value(user, field: str, value):
-    """`value` of personal field `field` as `user` may see it: itself, masked, or None."""
-    level = pii_level(user, field)
+def shown_value(field: str, level: Level, value):
+    """`value` of personal field `field` at `level`: itself, masked, or None. Free text (and
+    JSON) below FULL has its addresses and phone numbers masked."""
     if level is Level.FULL or value in (None, ""):
         return value
+    if field == TEXT:
+        if isinstance(value, dict | list):
+            value = json.dumps(value, default=str)
+        return mask_text(str(value))
     if level is Level.MASKED:
         return _MASKS[field](value)
     return None
 
 
+def pii_value(user, field: str, value):
+    """`value` of personal field `field` as `user` may see it."""
+    return shown_value(field, pii_level(user, field), value)
+
+
 # An address, and a phone number: a + or a digit, then at least 8 more digits with the
-# separators people type. Dates (2026-11-28) and amounts have too few digits to match.
+# separators people type. What only looks like one is left alone: dates and times
+# (2026-11-28 03:30), IPv4 addresses, decimal amounts, and digits inside words or UUIDs.
 EMAIL_PATTERN = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
-PHONE_PATTERN = re.compile(r"(?<![\w+])\+?\d(?:[ .()-]{0,2}\d){8,}(?!\w)")
+PHONE_PATTERN = re.compile(r"(?<![\w+.:-])\+?\d(?:[ .()-]{0,2}\d){8,}(?![\w:-])")
+_NOT_A_PHONE = re.compile(r"\d{4}-\d\d-\d\d|\d{1,3}(?:\.\d{1,3}){3}$|\d+\.\d+$")
+
+
+def _mask_phone_match(match: re.Match) -> str:
+    text = match.group(0)
+    return text if _NOT_A_PHONE.match(text) else mask_phone(text)
 
 
 def mask_text(text: str) -> str:
     """Free text with every email address and phone number in it masked."""
     if "@" in text:
         text = EMAIL_PATTERN.sub(lambda match: mask_email(match.group(0)), text)
-    return PHONE_PATTERN.sub(lambda match: mask_phone(match.group(0)), text)
-
-
-def text_for(user, text: str) -> str:
-    """Free text (a payload, a message body) as `user` may see it."""
-    if all(pii_level(user, field) is Level.FULL for field in (EMAIL, PHONE)):
-        return text
-    return mask_text(text)
+    return PHONE_PATTERN.sub(_mask_phone_match, text)
 
 
 class PiiLogFilter(logging.Filter):
