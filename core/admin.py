@@ -51,7 +51,8 @@ class PersonalDataAdminMixin:
         if (name, level) not in columns:
 
             def column(obj):
-                return privacy.shown_value(kind, level, getattr(obj, name))
+                shown = privacy.shown_value(kind, level, getattr(obj, name))
+                return self.get_empty_value_display() if shown in (None, "") else shown
 
             column.__name__ = f"{name}_as_shown"
             column.short_description = self.model._meta.get_field(name).verbose_name
