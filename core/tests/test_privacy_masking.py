@@ -3,6 +3,7 @@
 from datetime import date
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.test import Client
 
 from brands.roles import ANALYST, BRAND_ADMIN, MARKETING_MANAGER, STORE_MANAGER, SUPPORT_AGENT
@@ -205,3 +206,13 @@ def test_the_staff_basket_suggests_customer_emails_only_to_roles_that_see_them(a
 
     assert f'<option value="{EMAIL}"' in pages[BRAND_ADMIN]
     assert EMAIL not in pages[STORE_MANAGER]
+
+
+def test_staff_in_no_role_see_no_personal_data_even_with_a_view_permission(a):
+    user = _user(None, a)
+    user.user_permissions.add(Permission.objects.get(codename="view_customer"))
+
+    body = token_client(user).get(f"/api/v1/customers/{a.customer.pk}/").json()
+
+    assert {key: body[key] for key in FULL} == dict.fromkeys(FULL)
+    assert body["first_name"] == "Anna"
