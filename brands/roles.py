@@ -42,6 +42,8 @@ RULES_EDIT = [
     ("rules", "rulefiring", VIEW),
 ]
 
+PERSONAL_DATA = ["export", "erase"]
+
 BRAND_ADMIN = "Brand admin"
 MARKETING_MANAGER = "Marketing manager"
 STORE_MANAGER = "Store manager"
@@ -53,6 +55,8 @@ RolePermissions = list[tuple[str, str, list[str]]]
 ROLE_PERMISSIONS: dict[str, RolePermissions] = {
     BRAND_ADMIN: [
         ("brands", "brand", ["view", "change"]),
+        # Exporting and erasing a customer's personal data (GDPR) is for brand admins only.
+        ("customers", "customer", PERSONAL_DATA),
         ("brands", "store", ALL),
         ("brands", "posdevice", ALL),
         ("customers", "*", ALL),

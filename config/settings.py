@@ -139,7 +139,13 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = DEBUG
 WHITENOISE_AUTOREFRESH = DEBUG
 
-EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+# Production sends through SMTP; the console backend (which prints whole messages and
+# addresses into the log) is the default only with DEBUG.
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND") or (
+    "django.core.mail.backends.console.EmailBackend"
+    if DEBUG
+    else "django.core.mail.backends.smtp.EmailBackend"
+)
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
 EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
 EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
@@ -401,6 +407,22 @@ PASSWORD_HASHERS = [
 ]
 
 # --- Personal data and retention --------------------------------------------------------------
+# Who sees which personal field in full, masked or not at all is the table in core/privacy.py.
+# Records older than these many days are deleted by nightly sweeps, in batches of
+# RETENTION_BATCH_SIZE rows: rule firings (`rules.sweep_firings`, 03:30 UTC) and notifications
+# with their inbox messages, deliveries and attempts (`notifications.sweep_notifications`,
+# 03:45 UTC). POS log lines have POS_LOG_RETENTION_DAYS above.
+RULE_FIRING_RETENTION_DAYS = int(os.environ.get("RULE_FIRING_RETENTION_DAYS", "180"))
+NOTIFICATION_RETENTION_DAYS = int(os.environ.get("NOTIFICATION_RETENTION_DAYS", "365"))
+RETENTION_BATCH_SIZE = int(os.environ.get("RETENTION_BATCH_SIZE", "1000"))
+CELERY_BEAT_SCHEDULE["rules-sweep-firings"] = {
+    "task": "rules.sweep_firings",
+    "schedule": crontab(hour=3, minute=30),
+}
+CELERY_BEAT_SCHEDULE["notifications-sweep-notifications"] = {
+    "task": "notifications.sweep_notifications",
+    "schedule": crontab(hour=3, minute=45),
+}
 
 # --- Deployment and security headers ----------------------------------------------------------
 # Off by default so the embedded default and the tests run over plain HTTP; the production
@@ -456,7 +478,11 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Email addresses and phone numbers are masked in every record the handlers write.
+    "filters": {"pii": {"()": "core.privacy.PiiLogFilter"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["pii"]}
+    },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
@@ -467,10 +493,13 @@ if SENTRY_DSN:
     from sentry_sdk.integrations.celery import CeleryIntegration
     from sentry_sdk.integrations.django import DjangoIntegration
 
+    from core.privacy import sentry_before_send
+
     sentry_sdk.init(
         dsn=SENTRY_DSN,
         integrations=[DjangoIntegration(), CeleryIntegration()],
         environment=os.environ.get("SENTRY_ENVIRONMENT", "production"),
         traces_sample_rate=float(os.environ.get("SENTRY_TRACES_SAMPLE_RATE", "0")),
         send_default_pii=False,
+        before_send=sentry_before_send,
     )

@@ -3,6 +3,7 @@
 from django.contrib import admin, messages
 from django.utils import timezone
 
+from core import privacy
 from core.models import OutboxMessage
 from core.outbox import outbox_sweep
 
@@ -34,6 +35,75 @@ class ReadOnlyInlineMixin:
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class PersonalDataAdminMixin:
+    """Shows personal data as the staff user's role allows (`core.privacy.PII_POLICY`).
+
+    `personal_data` maps field names of the model to what they hold: `privacy.EMAIL`,
+    `privacy.PHONE`, `privacy.BIRTH_DATE`, or `privacy.TEXT` for free text that may contain
+    addresses and phone numbers (payloads, message bodies, errors). In the list and on the
+    change page, a user who may not see a field in full gets a read-only column with the
+    masked value (or nothing) in its place, so the form never carries the full value either.
+    Searching by those fields still works: a search reveals no value.
+    """
+
+    personal_data: dict[str, str] = {}
+
+    def _column(self, name: str, kind: str, level: privacy.Level):
+        """One function per field and level, so the same object names it everywhere."""
+        columns = self.__dict__.setdefault("_personal_columns", {})
+        if (name, level) not in columns:
+
+            def column(obj):
+                shown = privacy.shown_value(kind, level, getattr(obj, name))
+                return self.get_empty_value_display() if shown in (None, "") else shown
+
+            column.__name__ = f"{name}_as_shown"
+            column.short_description = self.model._meta.get_field(name).verbose_name
+            if level is not privacy.Level.HIDDEN:
+                column.admin_order_field = name
+            columns[(name, level)] = column
+        return columns[(name, level)]
+
+    def _shown(self, request, name):
+        """`name`, or the masked column that stands in its place for this user."""
+        if not isinstance(name, str) or name not in self.personal_data:
+            return name
+        kind = self.personal_data[name]
+        level = privacy.pii_level(request.user, kind)
+        return name if level is privacy.Level.FULL else self._column(name, kind, level)
+
+    def _shown_all(self, request, names):
+        shown = []
+        for entry in names:
+            if isinstance(entry, list | tuple):
+                shown.append(type(entry)(self._shown(request, name) for name in entry))
+            else:
+                shown.append(self._shown(request, entry))
+        return shown
+
+    def get_list_display(self, request):
+        return self._shown_all(request, super().get_list_display(request))
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is None:  # adding: the user types the values, nothing is revealed
+            return super().get_fieldsets(request, obj)
+        return [
+            (title, {**options, "fields": self._shown_all(request, options["fields"])})
+            for title, options in super().get_fieldsets(request, obj)
+        ]
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = list(super().get_readonly_fields(request, obj))
+        if obj is None:
+            return readonly
+        masked = {
+            name: self._shown(request, name)
+            for name in self.personal_data
+            if self._shown(request, name) != name
+        }
+        return [name for name in readonly if name not in masked] + list(masked.values())
 
 
 # The outbox belongs to no brand: only superusers see it.

@@ -4,11 +4,16 @@ Customers are global; brand staff see the customers known to their brands. Write
 `customers.services` and `labels.services`.
 """
 
+import json
 import re
 
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import Prefetch
+from django.http import HttpResponse
+from django.template.response import TemplateResponse
 
 from brands.admin import (
     NOT_YOUR_BRAND,
@@ -20,8 +25,11 @@ from brands.admin import (
 )
 from brands.models import Brand
 from brands.selectors import brand_ids_for_user, scope_to_user_brands
+from core import privacy
+from core.admin import PersonalDataAdminMixin, ReadOnlyAdminMixin
 from core.errors import ApplicationError
-from customers.models import Customer, CustomerBrand
+from customers.gdpr import customer_erase, customer_export, customer_may_be_erased_by
+from customers.models import Customer, CustomerBrand, PersonalDataAudit
 from customers.services import customer_create, customer_link_brand, customer_update
 from labels.admin import LabelAssignmentInline
 from labels.models import CustomerLabel, Label
@@ -68,8 +76,14 @@ class CustomerLabelFilter(ScopedListFilter):
 
 
 @admin.register(Customer)
-class CustomerAdmin(BrandScopedAdminMixin, admin.ModelAdmin):
+class CustomerAdmin(PersonalDataAdminMixin, BrandScopedAdminMixin, admin.ModelAdmin):
     brand_path = "brand_links__brand"
+    personal_data = {
+        "email": privacy.EMAIL,
+        "phone": privacy.PHONE,
+        "birth_date": privacy.BIRTH_DATE,
+        "user": privacy.TEXT,  # the storefront login is named by the email
+    }
     list_display = ["__str__", "email", "phone", "brand_names", "label_names", "created_at"]
     list_filter = [BrandListFilter, CustomerLabelFilter, "created_at"]
     search_fields = ["email", "phone", "first_name", "last_name", "external_id"]
@@ -77,6 +91,66 @@ class CustomerAdmin(BrandScopedAdminMixin, admin.ModelAdmin):
     fields = [*EDITABLE_FIELDS, "user", "created_at", "updated_at"]
     inlines = [CustomerBrandInline, CustomerLabelInline]
     date_hierarchy = "created_at"
+    actions = ["export_personal_data", "erase_personal_data"]
+    erase_template = "admin/customers/customer/erase_confirmation.html"
+
+    def has_export_permission(self, request) -> bool:
+        return request.user.has_perm("customers.export_customer")
+
+    def has_erase_permission(self, request) -> bool:
+        return request.user.has_perm("customers.erase_customer")
+
+    @admin.action(description="Export the personal data (one customer)", permissions=["export"])
+    def export_personal_data(self, request, queryset):
+        customers = list(queryset[:2])
+        if len(customers) != 1:
+            self.message_user(request, "Select exactly one customer to export.", messages.ERROR)
+            return None
+        customer = customers[0]
+        document = customer_export(customer=customer, actor=request.user, via="admin")
+        response = HttpResponse(
+            json.dumps(document, cls=DjangoJSONEncoder, indent=2, ensure_ascii=False),
+            content_type="application/json; charset=utf-8",
+        )
+        filename = f"customer-{customer.pk}-export.json"
+        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+        return response
+
+    @admin.action(
+        description="Erase the personal data of the selected customers", permissions=["erase"]
+    )
+    def erase_personal_data(self, request, queryset):
+        customers = list(queryset.order_by("pk"))
+        refused = [
+            c for c in customers if not customer_may_be_erased_by(customer=c, actor=request.user)
+        ]
+        if refused:
+            self.message_user(
+                request,
+                f"{len(refused)} of the selected customers are also known to other brands; "
+                "an administrator of every brand must erase their data. Nothing was erased.",
+                messages.ERROR,
+            )
+            return None
+        if request.POST.get("confirmed") != "yes":
+            context = {
+                **self.admin_site.each_context(request),
+                "title": "Erase personal data",
+                "opts": self.model._meta,
+                "customers": customers,
+                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            }
+            return TemplateResponse(request, self.erase_template, context)
+        erased = sum(
+            customer_erase(customer=customer, actor=request.user, via="admin")
+            for customer in customers
+        )
+        self.message_user(
+            request,
+            f"Personal data of {erased} customer(s) erased; orders and points are kept.",
+            messages.SUCCESS,
+        )
+        return None
 
     def get_queryset(self, request):
         user = request.user
@@ -195,3 +269,20 @@ class CustomerAdmin(BrandScopedAdminMixin, admin.ModelAdmin):
             # A customer created by brand staff is known to their brands unless they chose one.
             for brand in Brand.objects.filter(pk__in=brand_ids):
                 customer_link_brand(customer=customer, brand=brand)
+
+
+@admin.register(PersonalDataAudit)
+class PersonalDataAuditAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Who exported or erased whose personal data. Staff see the records of their brands'
+    customers; superusers see all."""
+
+    list_display = ["created_at", "action", "customer_number", "actor_name", "via"]
+    list_filter = ["action", "via"]
+    search_fields = ["=customer_number", "actor_name"]
+    fields = ["created_at", "action", "customer_number", "actor_name", "via"]
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        return scope_to_user_brands(
+            super().get_queryset(request), request.user, "customer__brand_links__brand"
+        ).distinct()

@@ -23,6 +23,12 @@ class Customer(TimeStampedModel):
     last_name = models.CharField(max_length=80, blank=True)
     birth_date = models.DateField(null=True, blank=True)
     external_id = models.CharField(max_length=64, null=True, blank=True)
+    erased_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="When the customer's personal data was erased; orders and points are kept.",
+    )
     brands = models.ManyToManyField(
         "brands.Brand",
         through="CustomerBrand",
@@ -33,13 +39,19 @@ class Customer(TimeStampedModel):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        permissions = [
+            ("export_customer", "Can export a customer's personal data"),
+            ("erase_customer", "Can erase a customer's personal data"),
+        ]
         constraints = [
             models.UniqueConstraint(Lower("email"), name="customer_email_unique_ci"),
             models.UniqueConstraint(fields=["external_id"], name="customer_external_id_unique"),
         ]
 
     def __str__(self) -> str:
-        return self.full_name or self.email or self.phone or f"Customer {self.pk}"
+        # Shown wherever a customer is named (admin links, history, autocomplete): the name,
+        # never the email or phone, which staff see only as their role allows.
+        return self.full_name or f"Customer {self.pk}"
 
     @property
     def full_name(self) -> str:
@@ -62,3 +74,38 @@ class CustomerBrand(models.Model):
 
     def __str__(self) -> str:
         return f"{self.customer} @ {self.brand}"
+
+
+class PersonalDataAudit(models.Model):
+    """Who exported or erased a customer's personal data, and when. Never edited."""
+
+    class Action(models.TextChoices):
+        EXPORT = "export", "Export"
+        ERASE = "erase", "Erase"
+
+    customer = models.ForeignKey(
+        Customer, on_delete=models.SET_NULL, null=True, related_name="personal_data_audits"
+    )
+    customer_number = models.BigIntegerField(
+        db_index=True, help_text="The customer's id, kept if the customer row is deleted."
+    )
+    action = models.CharField(max_length=8, choices=Action.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    actor_name = models.CharField(max_length=150, help_text="The actor's username at the time.")
+    via = models.CharField(max_length=16, help_text="api, admin or command.")
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = "personal data audit record"
+
+    def __str__(self) -> str:
+        return (
+            f"{self.get_action_display()} of customer {self.customer_number} by {self.actor_name}"
+        )

@@ -6,7 +6,8 @@ only superusers change global templates and see global webhook endpoints
 from django.contrib import admin, messages
 
 from brands.admin import BrandScopedAdminMixin
-from core.admin import ReadOnlyAdminMixin, ReadOnlyInlineMixin
+from core import privacy
+from core.admin import PersonalDataAdminMixin, ReadOnlyAdminMixin, ReadOnlyInlineMixin
 from core.errors import ApplicationError
 from notifications.models import (
     DeliveryAttempt,
@@ -46,22 +47,27 @@ class WebhookEndpointAdmin(BrandScopedAdminMixin, admin.ModelAdmin):
         return ", ".join(obj.events) if obj.events else "all events"
 
 
-class DeliveryInline(ReadOnlyInlineMixin, admin.TabularInline):
+class DeliveryInline(PersonalDataAdminMixin, ReadOnlyInlineMixin, admin.TabularInline):
     model = NotificationDelivery
+    personal_data = {"recipient": privacy.TEXT, "last_error": privacy.TEXT}
     fields = ["channel", "recipient", "status", "attempts", "last_error", "sent_at"]
     readonly_fields = fields
     show_change_link = True
 
 
-class InboxMessageInline(ReadOnlyInlineMixin, admin.StackedInline):
+class InboxMessageInline(PersonalDataAdminMixin, ReadOnlyInlineMixin, admin.StackedInline):
     model = InboxMessage
+    personal_data = {"subject": privacy.TEXT, "body": privacy.TEXT}
     fields = ["subject", "body", "read_at"]
     readonly_fields = fields
 
 
 @admin.register(Notification)
-class NotificationAdmin(ReadOnlyAdminMixin, BrandScopedAdminMixin, admin.ModelAdmin):
+class NotificationAdmin(
+    PersonalDataAdminMixin, ReadOnlyAdminMixin, BrandScopedAdminMixin, admin.ModelAdmin
+):
     brand_path = "brand"
+    personal_data = {"payload": privacy.TEXT}
     list_display = ["id", "event", "customer", "brand", "created_at"]
     list_filter = ["event", ("brand", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["event", "customer__email", "customer__external_id"]
@@ -72,8 +78,9 @@ class NotificationAdmin(ReadOnlyAdminMixin, BrandScopedAdminMixin, admin.ModelAd
     inlines = [InboxMessageInline, DeliveryInline]
 
 
-class AttemptInline(ReadOnlyInlineMixin, admin.TabularInline):
+class AttemptInline(PersonalDataAdminMixin, ReadOnlyInlineMixin, admin.TabularInline):
     model = DeliveryAttempt
+    personal_data = {"error": privacy.TEXT, "response_excerpt": privacy.TEXT}
     fields = [
         "number",
         "started_at",
@@ -87,8 +94,16 @@ class AttemptInline(ReadOnlyInlineMixin, admin.TabularInline):
 
 
 @admin.register(NotificationDelivery)
-class NotificationDeliveryAdmin(ReadOnlyAdminMixin, BrandScopedAdminMixin, admin.ModelAdmin):
+class NotificationDeliveryAdmin(
+    PersonalDataAdminMixin, ReadOnlyAdminMixin, BrandScopedAdminMixin, admin.ModelAdmin
+):
     brand_path = "notification__brand"
+    personal_data = {
+        "recipient": privacy.TEXT,
+        "last_error": privacy.TEXT,
+        "subject": privacy.TEXT,
+        "body": privacy.TEXT,
+    }
     list_display = [
         "id",
         "event",
@@ -152,8 +167,11 @@ class NotificationDeliveryAdmin(ReadOnlyAdminMixin, BrandScopedAdminMixin, admin
 
 
 @admin.register(InboxMessage)
-class InboxMessageAdmin(ReadOnlyAdminMixin, BrandScopedAdminMixin, admin.ModelAdmin):
+class InboxMessageAdmin(
+    PersonalDataAdminMixin, ReadOnlyAdminMixin, BrandScopedAdminMixin, admin.ModelAdmin
+):
     brand_path = "notification__brand"
+    personal_data = {"subject": privacy.TEXT, "body": privacy.TEXT}
     list_display = ["subject", "customer", "event", "created_at", "read_at"]
     list_filter = [("notification__brand", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["subject", "customer__email"]

@@ -16,10 +16,11 @@ import logging
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from time import monotonic
 from typing import Any
 
+from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.db.models import F, Q
@@ -28,6 +29,7 @@ from django.utils import timezone
 from brands.models import Brand
 from core.errors import ApplicationError, ConflictError, NotFoundError
 from core.outbox import outbox_enqueue
+from core.retention import purge_in_batches
 from customers.models import Customer
 from notifications import selectors
 from notifications.models import (
@@ -494,3 +496,14 @@ def inbox_message_mark_read(*, customer: Customer, message_id: int) -> InboxMess
     if message is None:
         raise NotFoundError("Notification not found.")
     return message
+
+
+def notifications_purge(*, now: datetime | None = None) -> int:
+    """Delete the notifications created more than `NOTIFICATION_RETENTION_DAYS` ago, with their
+    inbox messages, deliveries and attempts. A notification with a delivery still pending or
+    being sent is kept until it is done. Safe to run again: it only deletes."""
+    cutoff = (now or timezone.now()) - timedelta(days=settings.NOTIFICATION_RETENTION_DAYS)
+    old = Notification.objects.filter(created_at__lt=cutoff).exclude(
+        deliveries__status__in=[Status.PENDING, Status.SENDING]
+    )
+    return purge_in_batches(old, batch_size=settings.RETENTION_BATCH_SIZE)

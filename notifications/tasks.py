@@ -4,6 +4,7 @@ from config.celery_app import app
 from notifications.services import (
     notification_deliveries_requeue_stale,
     notification_delivery_attempt,
+    notifications_purge,
 )
 
 
@@ -25,3 +26,9 @@ def deliver_notification_task(self, delivery_id: int, attempt: int = 1) -> None:
 @app.task(name="notifications.requeue_stale_deliveries", ignore_result=True)
 def requeue_stale_deliveries_task() -> int:
     return notification_deliveries_requeue_stale()
+
+
+@app.task(name="notifications.sweep_notifications", ignore_result=True, acks_late=True)
+def sweep_notifications_task() -> int:
+    """Delete notifications past their retention period."""
+    return notifications_purge()

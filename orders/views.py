@@ -26,6 +26,7 @@ from accounts.forms import LockoutAwareAuthenticationForm
 from brands.models import Brand
 from brands.selectors import get_current_brand, scope_to_user_brands
 from catalog.models import Product
+from core import privacy
 from core.errors import ApplicationError, ConflictError
 from customers.models import Customer
 from orders.forms import (
@@ -337,12 +338,16 @@ def _render(
             customers=shopper.customers,
             initial=context_initial,
         ),
+        # Suggested addresses only for roles that see customers' emails in full; the others
+        # type the address the customer gives them.
         "customer_choices": (
             shopper.customers.filter(brand_links__brand=brand)
             .exclude(email=None)
             .order_by("email")
             .values_list("email", flat=True)[:CUSTOMER_CHOICES_SHOWN]
-            if shopper.customers is not None and brand is not None
+            if shopper.customers is not None
+            and brand is not None
+            and privacy.pii_level(request.user, privacy.EMAIL) is privacy.Level.FULL
             else []
         ),
         "add_form": forms.get("add")

@@ -3,6 +3,7 @@
 from config.celery_app import app
 from marketing.tasks import RETRY_OPTIONS
 from rules.services.events import rules_daily_sweep, rules_event_evaluate
+from rules.services.retention import rule_firings_purge
 
 
 @app.task(name="rules.evaluate_event", **RETRY_OPTIONS)
@@ -29,3 +30,9 @@ def rules_evaluate_event_task(
 @app.task(name="rules.daily_sweep", **RETRY_OPTIONS)
 def rules_daily_sweep_task() -> int:
     return rules_daily_sweep()
+
+
+@app.task(name="rules.sweep_firings", ignore_result=True, acks_late=True)
+def rules_sweep_firings_task() -> int:
+    """Delete rule firings past their retention period."""
+    return rule_firings_purge()

@@ -2,6 +2,8 @@
 
 from rest_framework import serializers
 
+from core.api.privacy import PersonalDataField
+from core.privacy import BIRTH_DATE, EMAIL, PHONE
 from customers.models import Customer
 
 
@@ -62,6 +64,11 @@ class CustomerLabelOutputSerializer(serializers.Serializer):
 
 
 class CustomerOutputSerializer(serializers.ModelSerializer):
+    """A customer as staff see them: email, phone and birth date as their role allows."""
+
+    email = PersonalDataField(EMAIL)
+    phone = PersonalDataField(PHONE)
+    birth_date = PersonalDataField(BIRTH_DATE)
     brands = serializers.SerializerMethodField(help_text="Slugs of your brands that know them.")
 
     class Meta:

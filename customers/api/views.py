@@ -2,16 +2,19 @@
 
 from django.db.models import Prefetch
 from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_view
-from rest_framework import mixins, status, viewsets
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.filters import OrderingFilter
+from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from brands.selectors import scope_to_user_brands, staff_brand_by_slug
 from core.api.errors import PAGE_NOT_FOUND, ErrorSerializer
 from core.api.inputs import parse_input
-from core.api.permissions import IsCustomer, StaffModelPermissions, request_customer
+from core.api.permissions import IsCustomer, IsStaff, StaffModelPermissions, request_customer
 from customers.api.filters import CustomerFilter
 from customers.api.serializers import (
     CustomerCreateInputSerializer,
@@ -21,11 +24,34 @@ from customers.api.serializers import (
     MeOutputSerializer,
     MeUpdateInputSerializer,
 )
+from customers.gdpr import customer_erase, customer_export
 from customers.models import Customer, CustomerBrand
 from customers.services import customer_create, customer_update, customer_update_own_profile
 from labels.models import CustomerLabel
 
 READ_ERRORS = {401: ErrorSerializer, 403: ErrorSerializer}
+
+
+class CanExportPersonalData(BasePermission):
+    message = "Your role may not export customers' personal data."
+
+    def has_permission(self, request, view) -> bool:
+        return request.user.has_perm("customers.export_customer")
+
+
+class CanErasePersonalData(BasePermission):
+    message = "Your role may not erase customers' personal data."
+
+    def has_permission(self, request, view) -> bool:
+        return request.user.has_perm("customers.erase_customer")
+
+
+class CustomerEraseOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    erased = serializers.BooleanField(help_text="False when the data was already erased.")
+    erased_at = serializers.DateTimeField()
+
+
 WRITE_ERRORS = {**READ_ERRORS, 400: ErrorSerializer, 409: ErrorSerializer}
 
 
@@ -79,7 +105,8 @@ class CustomerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         return CustomerDetailOutputSerializer
 
     def _detail(self, pk: int) -> dict:
-        return CustomerDetailOutputSerializer(self.get_queryset().get(pk=pk)).data
+        customer = self.get_queryset().get(pk=pk)
+        return CustomerDetailOutputSerializer(customer, context=self.get_serializer_context()).data
 
     @extend_schema(
         summary="Create a customer known to one of your brands",
@@ -102,6 +129,49 @@ class CustomerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         data = parse_input(CustomerUpdateInputSerializer, request.data, partial=True)
         customer_update(customer=customer, **data)
         return Response(self._detail(customer.pk))
+
+    @extend_schema(
+        summary="Export a customer's personal data (one JSON document)",
+        description=(
+            "Profile, brands, labels, orders with lines, POS tickets, loyalty accounts and "
+            "ledger, promotion uses, notifications and rule firings: the records of your brands."
+            " The export is audited."
+        ),
+        request=None,
+        responses={200: OpenApiTypes.OBJECT, **READ_ERRORS, 404: ErrorSerializer},
+    )
+    @action(
+        detail=True,
+        methods=["get"],
+        url_path="export",
+        permission_classes=[IsStaff, CanExportPersonalData],
+    )
+    def export(self, request, pk=None):
+        customer = self.get_object()
+        return Response(customer_export(customer=customer, actor=request.user, via="api"))
+
+    @extend_schema(
+        summary="Erase a customer's personal data",
+        description=(
+            "Name, email, phone, birth date and external id are removed, the storefront login "
+            "is disabled, notification texts and addresses are removed. Orders, totals and "
+            "loyalty points are kept. Audited; a second call changes nothing."
+        ),
+        request=None,
+        responses={200: CustomerEraseOutputSerializer, **WRITE_ERRORS, 404: ErrorSerializer},
+    )
+    @action(
+        detail=True,
+        methods=["post"],
+        url_path="erase",
+        permission_classes=[IsStaff, CanErasePersonalData],
+    )
+    def erase(self, request, pk=None):
+        customer = self.get_object()
+        erased = customer_erase(customer=customer, actor=request.user, via="api")
+        customer.refresh_from_db(fields=["erased_at"])
+        body = {"id": customer.pk, "erased": erased, "erased_at": customer.erased_at}
+        return Response(CustomerEraseOutputSerializer(body).data)
 
 
 @extend_schema(tags=["me"])

@@ -2,6 +2,8 @@
 
 from rest_framework import serializers
 
+from core.api.privacy import PersonalDataField
+from core.privacy import EMAIL
 from loyalty_management.models import LoyaltyAccount, LoyaltyAdjustment, LoyaltyTransaction, Tier
 from loyalty_management.services.ledger import MAX_ADJUSTMENT
 
@@ -38,7 +40,7 @@ class LoyaltyTransactionOutputSerializer(serializers.ModelSerializer):
 
 class LoyaltyAccountOutputSerializer(serializers.ModelSerializer):
     brand = serializers.CharField(source="program.brand.slug")
-    customer_email = serializers.EmailField(source="customer.email", allow_null=True)
+    customer_email = PersonalDataField(EMAIL, source="customer.email")
     tier = serializers.CharField(source="tier.name", allow_null=True, default=None)
 
     class Meta:

@@ -24,6 +24,7 @@ from brands.models import PosDevice
 from catalog.models import Product
 from core.errors import ApplicationError
 from core.money import from_minor, to_minor
+from core.retention import purge_in_batches
 from customers.models import Customer
 from labels.selectors import product_label_ids
 from promotions.models import PosLog, PosTicket, Promotion
@@ -536,14 +537,4 @@ def pos_logs_purge(*, now: datetime | None = None, chunk: int = 5000) -> int:
     """Delete the log lines received more than `POS_LOG_RETENTION_DAYS` ago, in chunks so a
     large backlog never holds one long transaction. Safe to run again: it only deletes."""
     cutoff = (now or timezone.now()) - timedelta(days=settings.POS_LOG_RETENTION_DAYS)
-    deleted = 0
-    while True:
-        with transaction.atomic():
-            ids = list(
-                PosLog.objects.filter(received_at__lt=cutoff)
-                .order_by("pk")
-                .values_list("pk", flat=True)[:chunk]
-            )
-            if not ids:
-                return deleted
-            deleted += PosLog.objects.filter(pk__in=ids).delete()[0]
+    return purge_in_batches(PosLog.objects.filter(received_at__lt=cutoff), batch_size=chunk)
