@@ -1,0 +1,72 @@
+"""Text the database can store and UTF-8 can encode.
+
+PostgreSQL refuses the NUL character in `text` and `jsonb` columns, and a lone surrogate
+(`"\\ud800"` in JSON) cannot be encoded to UTF-8, so neither may reach a model or a response.
+The API's JSON parser, the promotion validator and the rule action parameters all check their
+input with `unstorable_text`; Django's form `CharField` already refuses NUL on its own.
+"""
+
+from typing import Any
+
+NUL_MESSAGE = "Text cannot contain the NUL character (\\u0000)."
+SURROGATE_MESSAGE = "Text cannot contain an unpaired surrogate character (\\ud800 to \\udfff)."
+
+
+def text_problem(value: str) -> str | None:
+    """Why `value` cannot be stored, as a sentence; None when it can."""
+    if "\x00" in value:
+        return NUL_MESSAGE
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return SURROGATE_MESSAGE
+    return None
+
+
+def unstorable_text(data: Any, prefix: str = "") -> tuple[str, str] | None:
+    """The path (`"params.percent"`, `"lines.0.sku"`) and the problem of the first string of
+    JSON-like `data` (object keys included) that cannot be stored; None when every one can.
+
+    Walks with an explicit stack, so no nesting depth can exhaust Python's recursion limit.
+    """
+    stack: list[tuple[str, Any]] = [(prefix, data)]
+    while stack:
+        path, node = stack.pop()
+        if isinstance(node, str):
+            problem = text_problem(node)
+            if problem:
+                return path, problem
+        elif isinstance(node, dict):
+            children = []
+            for key, value in node.items():
+                child = f"{path}.{key}" if path else str(key)
+                if isinstance(key, str):
+                    problem = text_problem(key)
+                    if problem:
+                        return path or "non_field_errors", problem
+                children.append((child, value))
+            stack.extend(reversed(children))
+        elif isinstance(node, list | tuple):
+            stack.extend(
+                reversed(
+                    [(f"{path}.{index}" if path else str(index), v) for index, v in enumerate(node)]
+                )
+            )
+    return None
+
+
+def json_depth(data: Any) -> int:
+    """How deeply objects and arrays nest in `data` (a scalar is 0, `[]` is 1), without
+    recursion."""
+    deepest = 0
+    stack: list[tuple[int, Any]] = [(0, data)]
+    while stack:
+        depth, node = stack.pop()
+        if isinstance(node, dict):
+            node = node.values()
+        elif not isinstance(node, list | tuple):
+            continue
+        depth += 1
+        deepest = max(deepest, depth)
+        stack.extend((depth, child) for child in node)
+    return deepest
