@@ -7,13 +7,19 @@ database error, and a lone surrogate in a choice field an encoding error: each a
 import json
 
 import pytest
+from django.db import IntegrityError, transaction
+from django.utils import timezone
 
+from brands.tests.factories import BrandFactory
+from core.api.errors import exception_handler
 from core.tests.api_world import assert_error, build_tenant, device_client, token_client
 from core.text import json_depth, unstorable_text
 from customers.models import Customer
 from labels.models import Label
+from labels.tests.factories import LabelFactory
 from orders.models import Order
 from promotions.models import Promotion
+from promotions.tests.factories import PromotionFactory
 from rules.models import Rule
 
 pytestmark = pytest.mark.django_db
@@ -185,3 +191,35 @@ def test_unstorable_text_walks_any_depth_without_recursion():
     assert unstorable_text(deep) == ("1.k.1", "Text cannot contain the NUL character (\\u0000).")
     assert unstorable_text({"a": ["x", {"b": "fine"}]}) is None
     assert json_depth(deep) == 100_001
+
+
+# --- a constraint the database enforces, reached past validation -----------------------------
+
+
+def test_a_check_constraint_violation_is_a_400_without_the_constraint_name():
+    # Given a row the check constraint refuses, written past every validator
+    starts = timezone.now()
+    with pytest.raises(IntegrityError) as error, transaction.atomic():
+        PromotionFactory(starts_at=starts, ends_at=starts)
+
+    # When the exception handler meets it
+    response = exception_handler(error.value, {})
+
+    # Then it is a 400 naming the fields in plain words, the constraint's name left out
+    assert response.status_code == 400
+    assert response.data["code"] == "invalid"
+    assert set(response.data["fields"]) == {"ends_at", "starts_at"}
+    assert "promotion_ends_after_start" not in json.dumps(response.data)
+
+
+def test_a_unique_constraint_violation_is_a_409_naming_the_fields():
+    brand = BrandFactory()
+    LabelFactory(brand=brand, name="Twice", type="customer")
+    with pytest.raises(IntegrityError) as error, transaction.atomic():
+        LabelFactory(brand=brand, name="Twice", type="customer")
+
+    response = exception_handler(error.value, {})
+
+    assert response.status_code == 409
+    assert set(response.data["fields"]) == {"name", "type", "brand"}
+    assert "label_unique_per_brand" not in json.dumps(response.data)
