@@ -4,6 +4,7 @@ Customers are global; brand staff see the customers known to their brands. Write
 `customers.services` and `labels.services`.
 """
 
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Prefetch
@@ -19,7 +20,12 @@ from brands.models import Brand
 from brands.selectors import brand_ids_for_user, scope_to_user_brands
 from core.errors import ApplicationError
 from customers.models import Customer, CustomerBrand
-from customers.services import customer_create, customer_link_brand, customer_update
+from customers.services import (
+    customer_create,
+    customer_link_brand,
+    customer_login_email_check,
+    customer_update,
+)
 from labels.admin import LabelAssignmentInline
 from labels.models import CustomerLabel, Label
 from labels.services import label_assign_customer, label_unassign_customer
@@ -65,8 +71,20 @@ class CustomerLabelFilter(admin.SimpleListFilter):
         return queryset
 
 
+class CustomerForm(forms.ModelForm):
+    def clean_email(self):
+        email = self.cleaned_data.get("email")
+        if email and self.instance.user_id is not None:
+            try:
+                customer_login_email_check(email=email)
+            except ApplicationError as error:
+                raise forms.ValidationError(error.message) from None
+        return email
+
+
 @admin.register(Customer)
 class CustomerAdmin(BrandScopedAdminMixin, admin.ModelAdmin):
+    form = CustomerForm
     brand_path = "brand_links__brand"
     list_display = ["__str__", "email", "phone", "brand_names", "label_names", "created_at"]
     list_filter = [BrandListFilter, CustomerLabelFilter, "created_at"]
