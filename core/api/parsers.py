@@ -15,6 +15,8 @@ class JSONParser(parsers.JSONParser):
       naming the field), which PostgreSQL cannot store and UTF-8 cannot encode.
     """
 
+    refuse_unstorable_text = True
+
     def parse(self, stream, media_type=None, parser_context=None):
         limit = settings.JSON_MAX_DEPTH
         too_deep = f"JSON nested deeper than {limit} levels."
@@ -24,8 +26,16 @@ class JSONParser(parsers.JSONParser):
             raise exceptions.ParseError(too_deep) from None
         if json_depth(data) > limit:
             raise exceptions.ParseError(too_deep)
-        problem = unstorable_text(data)
+        problem = unstorable_text(data) if self.refuse_unstorable_text else None
         if problem:
             path, message = problem
             raise exceptions.ValidationError({path or "non_field_errors": [message]})
         return data
+
+
+class ItemwiseJSONParser(JSONParser):
+    """For batches whose items are accepted or refused one by one: nesting is bounded, and the
+    view checks each item's text with `core.text.unstorable_text` instead of refusing the
+    whole batch."""
+
+    refuse_unstorable_text = False

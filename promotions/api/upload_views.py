@@ -2,11 +2,13 @@
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.exceptions import Throttled
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api.errors import ErrorSerializer
 from core.api.inputs import parse_input
+from core.api.parsers import ItemwiseJSONParser
 from core.api.permissions import IsPosDevice
 from promotions.api.upload_serializers import (
     UploadEnvelopeSerializer,
@@ -32,6 +34,8 @@ class UploadUsageView(APIView):
     """
 
     permission_classes = [IsPosDevice]
+    # A ticket with text the database cannot store is rejected alone, not the whole batch.
+    parser_classes = [ItemwiseJSONParser, FormParser, MultiPartParser]
 
     @extend_schema(
         tags=["sync"],
