@@ -1,15 +1,18 @@
-"""Text the database can store and UTF-8 can encode.
+"""Text and numbers the database can store and a response can render.
 
-PostgreSQL refuses the NUL character in `text` and `jsonb` columns, and a lone surrogate
-(`"\\ud800"` in JSON) cannot be encoded to UTF-8, so neither may reach a model or a response.
-The API's JSON parser, the promotion validator and the rule action parameters all check their
-input with `unstorable_text`; Django's form `CharField` already refuses NUL on its own.
+PostgreSQL refuses the NUL character in `text` and `jsonb` columns, a lone surrogate (`"\\ud800"`
+in JSON) cannot be encoded to UTF-8, and `jsonb` has no Infinity (`1e400` in JSON), so none of
+them may reach a model or a response. The API's JSON parser, the promotion validator, the rule
+action parameters and POS uploads all check their input with `unstorable_value`; Django's form
+`CharField` already refuses NUL on its own.
 """
 
+import math
 from typing import Any
 
 NUL_MESSAGE = "Text cannot contain the NUL character (\\u0000)."
 SURROGATE_MESSAGE = "Text cannot contain an unpaired surrogate character (\\ud800 to \\udfff)."
+NOT_FINITE_MESSAGE = "Numbers must be finite."
 
 
 def text_problem(value: str) -> str | None:
@@ -23,9 +26,10 @@ def text_problem(value: str) -> str | None:
     return None
 
 
-def unstorable_text(data: Any, prefix: str = "") -> tuple[str, str] | None:
-    """The path (`"params.percent"`, `"lines.0.sku"`) and the problem of the first string of
-    JSON-like `data` (object keys included) that cannot be stored; None when every one can.
+def unstorable_value(data: Any, prefix: str = "") -> tuple[str, str] | None:
+    """The path (`"params.percent"`, `"lines.0.sku"`) and the problem of the first string
+    (object keys included) or number of JSON-like `data` that cannot be stored; None when every
+    one can.
 
     Walks with an explicit stack, so no nesting depth can exhaust Python's recursion limit.
     """
@@ -36,6 +40,8 @@ def unstorable_text(data: Any, prefix: str = "") -> tuple[str, str] | None:
             problem = text_problem(node)
             if problem:
                 return path, problem
+        elif isinstance(node, float) and not math.isfinite(node):
+            return path, NOT_FINITE_MESSAGE
         elif isinstance(node, dict):
             children = []
             for key, value in node.items():

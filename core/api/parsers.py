@@ -1,9 +1,9 @@
-"""The API's JSON parser: strict JSON, bounded nesting, and only text the database can store."""
+"""The API's JSON parser: strict JSON, bounded nesting, only values the database can store."""
 
 from django.conf import settings
 from rest_framework import exceptions, parsers
 
-from core.text import json_depth, unstorable_text
+from core.text import json_depth, unstorable_value
 
 
 class JSONParser(parsers.JSONParser):
@@ -11,11 +11,12 @@ class JSONParser(parsers.JSONParser):
 
     - objects and arrays nested deeper than `JSON_MAX_DEPTH` (a `parse_error`), including
       nesting so deep that the standard library's decoder runs out of recursion;
-    - a NUL character or an unpaired surrogate in any key or string (a `validation_error`
-      naming the field), which PostgreSQL cannot store and UTF-8 cannot encode.
+    - a NUL character or an unpaired surrogate in any key or string, or a number too large to
+      be finite (`1e400`): a `validation_error` naming the field (PostgreSQL cannot store them,
+      UTF-8 cannot encode a lone surrogate).
     """
 
-    refuse_unstorable_text = True
+    refuse_unstorable_values = True
 
     def parse(self, stream, media_type=None, parser_context=None):
         limit = settings.JSON_MAX_DEPTH
@@ -26,7 +27,7 @@ class JSONParser(parsers.JSONParser):
             raise exceptions.ParseError(too_deep) from None
         if json_depth(data) > limit:
             raise exceptions.ParseError(too_deep)
-        problem = unstorable_text(data) if self.refuse_unstorable_text else None
+        problem = unstorable_value(data) if self.refuse_unstorable_values else None
         if problem:
             path, message = problem
             raise exceptions.ValidationError({path or "non_field_errors": [message]})
@@ -35,7 +36,7 @@ class JSONParser(parsers.JSONParser):
 
 class ItemwiseJSONParser(JSONParser):
     """For batches whose items are accepted or refused one by one: nesting is bounded, and the
-    view checks each item's text with `core.text.unstorable_text` instead of refusing the
+    view checks each item with `core.text.unstorable_value` instead of refusing the
     whole batch."""
 
-    refuse_unstorable_text = False
+    refuse_unstorable_values = False

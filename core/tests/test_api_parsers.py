@@ -13,7 +13,7 @@ from django.utils import timezone
 from brands.tests.factories import BrandFactory
 from core.api.errors import exception_handler
 from core.tests.api_world import assert_error, build_tenant, device_client, token_client
-from core.text import json_depth, unstorable_text
+from core.text import json_depth, unstorable_value
 from customers.models import Customer
 from labels.models import Label
 from labels.tests.factories import LabelFactory
@@ -161,6 +161,33 @@ def test_nul_and_lone_surrogates_are_a_400_naming_the_field(a, url, payload, fie
     assert counts() == before
 
 
+@pytest.mark.parametrize(
+    ("url", "raw", "field"),
+    [
+        (
+            "/api/v1/rules/",
+            '{"name": "r", "trigger": "t", "brand": "brand-a", "actions": [{"action_type": '
+            '"NOTIFY", "action_params": {"event": "a.b", "payload": {"n": 1e400}}}]}',
+            "actions.0.action_params.payload.n",
+        ),
+        (
+            "/api/v1/orders/",
+            '{"brand": "brand-a", "lines": [{"product": 1, "quantity": -1e999}]}',
+            "lines.0.quantity",
+        ),
+    ],
+)
+def test_a_number_too_large_to_be_finite_is_a_400_naming_the_field(a, url, raw, field):
+    # Given a JSON number that Python reads as infinity (jsonb cannot store it)
+    before = counts()
+
+    response = post_raw(token_client(a.staff), url, raw)
+
+    body = assert_error(response, 400, "validation_error")
+    assert body["fields"] == {field: ["Numbers must be finite."]}
+    assert counts() == before
+
+
 def test_a_valid_surrogate_pair_is_ordinary_text(a):
     # Given an emoji, sent as the escaped surrogate pair JSON uses for it
     raw = json.dumps({"name": "Fans \U0001f600", "type": "customer", "brand": "brand-a"})
@@ -182,14 +209,14 @@ def test_customers_and_devices_meet_the_same_parser(a):
     assert list(assert_error(device, 400, "validation_error")["fields"]) == ["store"]
 
 
-def test_unstorable_text_walks_any_depth_without_recursion():
+def test_unstorable_value_walks_any_depth_without_recursion():
     deep: list = ["ok"]
     for _ in range(100_000):
         deep = [deep]
     deep.append({"k": ["a", "b\x00"]})
 
-    assert unstorable_text(deep) == ("1.k.1", "Text cannot contain the NUL character (\\u0000).")
-    assert unstorable_text({"a": ["x", {"b": "fine"}]}) is None
+    assert unstorable_value(deep) == ("1.k.1", "Text cannot contain the NUL character (\\u0000).")
+    assert unstorable_value({"a": ["x", {"b": "fine"}]}) is None
     assert json_depth(deep) == 100_001
 
 

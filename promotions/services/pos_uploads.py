@@ -26,7 +26,7 @@ from brands.models import PosDevice
 from catalog.models import Product
 from core.errors import ApplicationError
 from core.money import from_minor, to_minor
-from core.text import unstorable_text
+from core.text import unstorable_value
 from customers.models import Customer
 from labels.selectors import product_label_ids
 from promotions.models import PosLog, PosTicket, Promotion
@@ -152,12 +152,13 @@ def _diff(device: Any, server: Any, path: str, entries: list[dict], limit: int) 
 
 def storable_text_problem(value: Any) -> str | None:
     """Why `value` cannot be stored as JSON in PostgreSQL (a NUL character or an unpaired
-    surrogate in a key or a string; see `core.text`), as the end of a sentence, or None."""
-    problem = unstorable_text(value)
+    surrogate in a key or a string, an infinite number; see `core.text`), as the end of a
+    sentence, or None."""
+    problem = unstorable_value(value)
     if problem is None:
         return None
     path, message = problem
-    return f"has text that cannot be stored{f' at {path}' if path else ''}: {message}"
+    return f"has a value that cannot be stored{f' at {path}' if path else ''}: {message}"
 
 
 # --- tickets --------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from decimal import Decimal
 
 from brands.models import Store
 from catalog.models import Category, Product
-from core.text import unstorable_text
+from core.text import unstorable_value
 from labels.models import Label
 from promotions.models import Promotion
 from promotions.services.compiler import (
@@ -202,7 +202,7 @@ def _check_text(checker: _Checker) -> None:
     fields refuse it themselves)."""
     promotion = checker.promotion
     for name in ("params", "time_windows", "channels", "customer_tiers"):
-        problem = unstorable_text(getattr(promotion, name), name)
+        problem = unstorable_value(getattr(promotion, name), name)
         if problem:
             checker.add(problem[0], "invalid_text", problem[1])
 
