@@ -235,7 +235,9 @@ def test_a_check_constraint_violation_is_a_400_without_the_constraint_name():
     # Then it is a 400 naming the fields in plain words, the constraint's name left out
     assert response.status_code == 400
     assert response.data["code"] == "invalid"
-    assert set(response.data["fields"]) == {"ends_at", "starts_at"}
+    message = "The end must be after the start."
+    assert response.data["message"] == message
+    assert response.data["fields"] == {"ends_at": [message], "starts_at": [message]}
     assert "promotion_ends_after_start" not in json.dumps(response.data)
 
 
