@@ -52,7 +52,9 @@ class Product(TimeStampedModel):
         constraints = [
             models.UniqueConstraint(fields=["brand", "sku"], name="product_sku_unique_per_brand"),
             models.CheckConstraint(
-                condition=models.Q(price__gte=0), name="product_price_not_negative"
+                condition=models.Q(price__gte=0),
+                name="product_price_not_negative",
+                violation_error_message="The price cannot be negative.",
             ),
         ]
 

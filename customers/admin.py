@@ -7,6 +7,7 @@ Customers are global; brand staff see the customers known to their brands. Write
 import json
 import re
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied
@@ -30,7 +31,12 @@ from core.admin import PersonalDataAdminMixin, ReadOnlyAdminMixin
 from core.errors import ApplicationError
 from customers.gdpr import customer_erase, customer_export, customer_may_be_erased_by
 from customers.models import Customer, CustomerBrand, PersonalDataAudit
-from customers.services import customer_create, customer_link_brand, customer_update
+from customers.services import (
+    customer_create,
+    customer_link_brand,
+    customer_login_email_check,
+    customer_update,
+)
 from labels.admin import LabelAssignmentInline
 from labels.models import CustomerLabel, Label
 from labels.services import label_assign_customer, label_unassign_customer
@@ -75,8 +81,20 @@ class CustomerLabelFilter(ScopedListFilter):
         return queryset.filter(label_assignments__label=value).distinct()
 
 
+class CustomerForm(forms.ModelForm):
+    def clean_email(self):
+        email = self.cleaned_data.get("email")
+        if email and self.instance.user_id is not None:
+            try:
+                customer_login_email_check(email=email)
+            except ApplicationError as error:
+                raise forms.ValidationError(error.message) from None
+        return email
+
+
 @admin.register(Customer)
 class CustomerAdmin(PersonalDataAdminMixin, BrandScopedAdminMixin, admin.ModelAdmin):
+    form = CustomerForm
     brand_path = "brand_links__brand"
     personal_data = {
         "email": privacy.EMAIL,

@@ -44,7 +44,11 @@ class Customer(TimeStampedModel):
             ("erase_customer", "Can erase a customer's personal data"),
         ]
         constraints = [
-            models.UniqueConstraint(Lower("email"), name="customer_email_unique_ci"),
+            models.UniqueConstraint(
+                Lower("email"),
+                name="customer_email_unique_ci",
+                violation_error_message="Another customer has this email address.",
+            ),
             models.UniqueConstraint(fields=["external_id"], name="customer_external_id_unique"),
         ]
 

@@ -34,6 +34,19 @@ def _check_unique(customer: Customer) -> None:
         )
 
 
+def customer_login_email_check(*, email: str) -> None:
+    """A customer with a storefront login signs in with their email, so it must fit the login
+    (username) column, which is shorter than an email address may be."""
+    user_model = get_user_model()
+    limit = user_model._meta.get_field(user_model.USERNAME_FIELD).max_length
+    if len(email) > limit:
+        raise ApplicationError(
+            f"A customer who signs in with their email needs one of at most {limit} characters.",
+            code="email_too_long_for_login",
+            fields={"email": [f"At most {limit} characters for a customer who signs in."]},
+        )
+
+
 def _check_login_free(username: str, *, except_user_id: int | None = None) -> None:
     users = get_user_model().objects.filter(username__iexact=username)
     if except_user_id is not None:
@@ -107,6 +120,7 @@ def customer_create(
                 code="email_required",
                 fields={"email": ["Required when a password is given."]},
             )
+        customer_login_email_check(email=customer.email)
         _check_login_free(customer.email)
         user_model = get_user_model()
         password_validate(
@@ -219,6 +233,7 @@ def customer_update(*, customer: Customer, **fields) -> Customer:
                 fields={"email": ["Required: the customer signs in with it."]},
             )
         user_model = get_user_model()
+        customer_login_email_check(email=customer.email)
         _check_login_free(customer.email, except_user_id=customer.user_id)
         user_model.objects.filter(pk=customer.user_id).update(
             username=customer.email, email=customer.email

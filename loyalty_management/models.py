@@ -75,14 +75,20 @@ class LoyaltyProgram(TimeStampedModel):
             models.CheckConstraint(
                 condition=Q(points_per_unit__gt=0) & Q(unit_amount__gt=0),
                 name="loyalty_program_earn_rate_positive",
+                violation_error_message="Points per unit and the unit amount must be above 0.",
             ),
             models.CheckConstraint(
                 condition=Q(expiry_policy="never", expiry_days__isnull=True)
                 | Q(expiry_policy="after_days", expiry_days__gt=0),
                 name="loyalty_program_expiry_days_match_policy",
+                violation_error_message=(
+                    "Give expiry days (above 0) with the after-days policy, and none without it."
+                ),
             ),
             models.CheckConstraint(
-                condition=Q(tier_window_months__gt=0), name="loyalty_program_tier_window_positive"
+                condition=Q(tier_window_months__gt=0),
+                name="loyalty_program_tier_window_positive",
+                violation_error_message="The tier window is at least 1 month.",
             ),
         ]
 
@@ -115,6 +121,9 @@ class Tier(models.Model):
             models.CheckConstraint(
                 condition=Q(multiplier__gt=0) & Q(threshold__gte=0),
                 name="loyalty_tier_multiplier_positive",
+                violation_error_message=(
+                    "A tier's multiplier is above 0 and its threshold not negative."
+                ),
             ),
         ]
 

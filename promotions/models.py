@@ -122,6 +122,7 @@ class Promotion(TimeStampedModel):
                 | Q(starts_at__isnull=True)
                 | Q(ends_at__gt=models.F("starts_at")),
                 name="promotion_ends_after_start",
+                violation_error_message="The end must be after the start.",
             ),
         ]
 

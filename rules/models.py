@@ -79,6 +79,7 @@ class Rule(TimeStampedModel):
                 | Q(valid_until__isnull=True)
                 | Q(valid_until__gt=models.F("valid_from")),
                 name="rule_validity_ordered",
+                violation_error_message="Valid until must be after valid from.",
             ),
         ]
 

@@ -31,6 +31,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from core.errors import ApplicationError
+from core.text import unstorable_value
 
 INT, MONEY, TEXT, BOOL, CATEGORY = "int", "money", "text", "bool", "category"
 
@@ -206,6 +207,10 @@ def action_params_clean(*, action_type: str, params: Any, event: str | None = No
             raise _error(f"Not valid JSON: {error.msg}.", "action_params") from None
     if not isinstance(params, dict):
         raise _error("The parameters must be a JSON object.", "action_params")
+    problem = unstorable_value(params)
+    if problem:
+        path, message = problem
+        raise _error(f"{path}: {message}" if path else message, path or "action_params")
     if action_type not in ACTION_KEYS:
         raise _error(f"Unknown action type {action_type!r}.", "action_type")
     required, optional = ACTION_KEYS[action_type]

@@ -1,17 +1,22 @@
 """The one error format: `{"code": str, "message": str, "fields": {path: [messages]}}`."""
 
+import functools
+import re
 from typing import Any
 
+from django.apps import apps
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError
+from django.db.models import BaseConstraint, CheckConstraint, UniqueConstraint
 from django.http import Http404, JsonResponse
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
-from core.errors import ApplicationError
+from core.errors import ApplicationError, ConflictError
 
 _CODES = {
     exceptions.NotAuthenticated: "not_authenticated",
@@ -70,7 +75,54 @@ def _validation_message(fields: dict[str, list[str]]) -> str:
     return "Invalid input: " + ", ".join(sorted(fields)) + "."
 
 
+@functools.cache
+def _model_constraints() -> dict[str, tuple[BaseConstraint, Any]]:
+    """Every constraint of the project's models by name, with its model."""
+    return {
+        constraint.name: (constraint, model)
+        for model in apps.get_models()
+        for constraint in model._meta.constraints
+    }
+
+
+# SQLite names the failed constraint only in its message.
+_SQLITE_CONSTRAINT = re.compile(r"CHECK constraint failed: (\w+)")
+
+
+def constraint_error(exc: IntegrityError) -> ApplicationError | None:
+    """The error of the model constraint `exc` violates, in words for people; None if it is not
+    one of the project's constraints.
+
+    A backstop: services validate before the database does, so reaching it means a check is
+    missing. The constraint's name stays in the log, never in the response.
+    """
+    name = getattr(getattr(exc.__cause__, "diag", None), "constraint_name", None)
+    if name is None:
+        match = _SQLITE_CONSTRAINT.search(str(exc))
+        name = match and match.group(1)
+    constraint, model = _model_constraints().get(name, (None, None))
+    if isinstance(constraint, UniqueConstraint) and constraint.fields:
+        message = "Already in use."
+        return ConflictError(
+            f"Another {model._meta.verbose_name} has the same {', '.join(constraint.fields)}.",
+            code="conflict",
+            fields={field: [message] for field in constraint.fields},
+        )
+    if isinstance(constraint, CheckConstraint):
+        if constraint.violation_error_message != constraint.default_violation_error_message:
+            message = str(constraint.violation_error_message)
+        else:
+            message = "These values do not fit together."
+        fields = sorted(constraint.condition.referenced_base_fields)
+        return ApplicationError(
+            message, code="invalid", fields={field: [message] for field in fields}
+        )
+    return None
+
+
 def exception_handler(exc: Exception, context: dict) -> Response | None:
+    if isinstance(exc, IntegrityError):
+        exc = constraint_error(exc) or exc
     if isinstance(exc, ApplicationError):
         set_rollback()
         return Response(error_body(exc.code, exc.message, exc.fields), status=exc.status_code)

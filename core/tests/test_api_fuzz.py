@@ -8,6 +8,8 @@ savepoint that is rolled back, so each starts from the same two brands of `build
 
 import copy
 import gzip
+import itertools
+import json
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -17,7 +19,8 @@ import pytest
 import schemathesis
 from django.core.signals import got_request_exception, request_finished, request_started
 from django.core.wsgi import get_wsgi_application
-from django.db import close_old_connections, transaction
+from django.db import close_old_connections, connection, transaction
+from django.test import Client
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from knox.models import AuthToken
@@ -30,7 +33,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from core.tests.api_world import ERROR_KEYS, build_tenant, staff_user
+from brands.models import PosDevice
+from core.tests.api_world import ERROR_KEYS, assert_error, build_tenant, staff_user
 from labels.tests.factories import LabelFactory
 from notifications.services import NotificationService
 from notifications.tests.factories import NotificationTemplateFactory
@@ -329,3 +333,192 @@ def test_fuzzed_operation_answers_as_documented(caller, operation):
     # When generated requests hit the operation, then every answer passes CHECKS
     with in_process_requests() as tracebacks:
         fuzz(operation, world, world.credentials[caller], tracebacks)
+
+
+# --- bad-input shapes at every JSON write operation --------------------------------------------
+
+OVERFLOW = "__overflow__"  # sent as the JSON number 1e400, which decodes to infinity
+NUL, SURROGATE = "a\x00b", "\ud800"
+TEXT_SHAPES = {"nul": NUL, "surrogate": SURROGATE}
+NUMBER_SHAPES = {"nan": "NaN", "infinity": "Infinity", "overflow": OVERFLOW, "not-a-number": "abc"}
+OBJECT_SHAPES = {
+    "nul-value": {"k": NUL},
+    "surrogate-key": {SURROGATE: 1},
+    "overflow-value": {"k": OVERFLOW},
+}
+# Numeric keys of the free-form objects, where a non-number must be refused too.
+OBJECT_NUMBERS = {"params": "percent", "action_params": "percentage"}
+DATE_RANGES = [("starts_at", "ends_at"), ("valid_from", "valid_until")]
+# Operations that report on their input instead of refusing it (a 200 whose body lists the
+# issues or rejections); they must still store nothing.
+REPORTING = {
+    "/api/v1/promotions/validate/",
+    "/api/v1/promotions/preview/",
+    "/api/v1/sync/upload_usage/",
+}
+# Valid values for body fields `build_world` has no value for, so that a request's one bad
+# value meets the code behind the serializer.
+EXTRA_VALUES = {
+    "name": ["Fuzzed"],
+    "type": ["percent_discount"],
+    "params": [{"percent": "10"}],
+    "all_products": [True],
+    "points": [5],
+    "reason": ["Goodwill"],
+    "payment_status": ["paid"],
+    "actions": [[{"action_type": "DISCOUNT", "action_params": {"percentage": 10}}]],
+    "event": ["order.created"],
+    "code": ["fuzz_code"],
+}
+
+
+def json_write_operations():
+    for operation in OPERATIONS:
+        body = operation.definition.raw.get("requestBody", {}).get("content", {}).get(JSON)
+        if operation.method.upper() in ("POST", "PUT", "PATCH") and body:
+            yield operation, body["schema"]
+
+
+def resolved(schema: dict) -> dict:
+    while "$ref" in schema or "allOf" in schema:
+        if "allOf" in schema:
+            schema = schema["allOf"][0]
+            continue
+        schema = SCHEMA.raw_schema["components"]["schemas"][schema["$ref"].rsplit("/", 1)[-1]]
+    return schema
+
+
+def body_leaves(schema: dict, path: tuple = ()) -> Iterator[tuple[tuple, dict]]:
+    """Every writable scalar or free-form object of a request body schema, by path (an
+    array's items are at index 0)."""
+    schema = resolved(schema)
+    if schema.get("type") == "object" and "properties" in schema and len(path) < 4:
+        for name, child in schema["properties"].items():
+            if not child.get("readOnly"):
+                yield from body_leaves(child, (*path, name))
+    elif schema.get("type") == "array" and len(path) < 4:
+        yield from body_leaves(schema.get("items", {}), (*path, 0))
+    else:
+        yield path, schema
+
+
+def with_leaf(body: dict, path: tuple, value) -> dict:
+    """A copy of `body` with `value` at `path`, keeping or creating the objects and lists on
+    the way (an int in `path` is a list index)."""
+    changed = copy.deepcopy(body)
+    node = changed
+    for key, following in itertools.pairwise(path):
+        node = _slot(node, key, [] if isinstance(following, int) else {})
+    _slot(node, path[-1], None)
+    node[path[-1]] = value
+    return changed
+
+
+def _slot(node, key, default):
+    if isinstance(key, int):
+        node.extend([None] * (key + 1 - len(node)))
+        current = node[key]
+    else:
+        current = node.get(key)
+    if default is not None and not isinstance(current, type(default)):
+        node[key] = current = default
+    return current
+
+
+def shaped_bodies(schema: dict, base: dict) -> Iterator[tuple[str, str]]:
+    """(label, raw JSON) for each bad shape at each place of the body."""
+    depth = settings_depth()
+    yield "deep-object", '{"a": ' * (depth + 1) + "1" + "}" * (depth + 1)
+    yield "deep-array", "[" * 100_000 + "]" * 100_000
+    leaves = list(body_leaves(schema))
+    names = {path[-1] for path, _ in leaves}
+    for path, leaf in leaves:
+        kind, where = leaf.get("type"), ".".join(map(str, path))
+        if kind == "object":
+            shapes = dict(OBJECT_SHAPES)
+            if path[-1] in OBJECT_NUMBERS:
+                key = OBJECT_NUMBERS[path[-1]]
+                shapes |= {f"{k}-{key}": {key: v} for k, v in NUMBER_SHAPES.items()}
+        elif kind in ("integer", "number") or leaf.get("format") == "decimal":
+            shapes = dict(NUMBER_SHAPES)
+            if leaf.get("format") == "decimal":
+                shapes["too-precise"] = "12.345"
+        elif kind == "boolean":
+            continue
+        else:  # text, choices, dates, and `oneOf` text-or-null
+            shapes = dict(TEXT_SHAPES)
+        for label, value in shapes.items():
+            yield f"{label}@{where}", encoded(with_leaf(base, path, value))
+    for start, end in DATE_RANGES:
+        for path, _ in leaves:
+            if path[-1] == start and end in names:
+                reversed_range = with_leaf(base, path, "2030-01-02T00:00:00Z")
+                reversed_range = with_leaf(
+                    reversed_range, (*path[:-1], end), "2030-01-01T00:00:00Z"
+                )
+                yield f"reversed@{'.'.join(map(str, path))}", encoded(reversed_range)
+
+
+def encoded(body) -> str:
+    return json.dumps(body).replace(f'"{OVERFLOW}"', "1e400")
+
+
+def settings_depth() -> int:
+    from django.conf import settings as django_settings
+
+    return django_settings.JSON_MAX_DEPTH
+
+
+# Written by authentication, not by the request's input: a device's last_seen_at.
+BOOKKEEPING_TABLES = [PosDevice._meta.db_table]
+
+
+def rows_written() -> int:
+    """Rows this transaction has inserted, updated or deleted so far, in any table but the
+    bookkeeping ones (even if a savepoint rolled them back): PostgreSQL's statistics of the
+    current transaction."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT coalesce(sum(n_tup_ins + n_tup_upd + n_tup_del), 0) "
+            "FROM pg_stat_xact_user_tables WHERE NOT relname = ANY(%s)",
+            [BOOKKEEPING_TABLES],
+        )
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("caller", CALLERS)
+def test_bad_input_shapes_at_every_json_write_operation_are_4xx_and_store_nothing(caller):
+    # Given two brands, the caller's credentials, and valid values for every body field
+    world = build_world()
+    client = Client(headers=world.credentials[caller])
+    values = EXTRA_VALUES | world.values
+    sent = 0
+
+    for operation, schema in json_write_operations():
+        base = {
+            name: values[name][0] for name in declared_body_properties(operation) if name in values
+        }
+        url = operation.path
+        for parameter in operation.path_parameters:
+            name = parameter.name
+            ids = world.path_ids.get(resource_of(operation.path), [1])
+            url = url.replace("{" + name + "}", str(ids[0]))
+        for label, raw in shaped_bodies(schema, base):
+            with transaction.atomic():
+                before = rows_written()
+                # When the shape is sent
+                response = client.generic(operation.method.upper(), url, raw, content_type=JSON)
+                # Then: never a 5xx; a 4xx in the error format (or, for operations that
+                # report on their input, a 200 report); and nothing stored
+                where = (caller, operation.method, url, label, response.content[:300])
+                if url in REPORTING and response.status_code == 200:
+                    pass
+                else:
+                    assert 400 <= response.status_code < 500, where
+                    assert_error(response, response.status_code)
+                assert rows_written() == before, where
+                transaction.set_rollback(True)
+            sent += 1
+
+    assert sent > 800

@@ -64,9 +64,43 @@ class InstantField(serializers.Field):
         return value.isoformat()
 
 
+# engine.js keeps integer line ids exact up to Number.MAX_SAFE_INTEGER.
+MAX_SAFE_INTEGER = 2**53 - 1
+
+
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "string", "maxLength": 64},
+            {"type": "integer", "minimum": -MAX_SAFE_INTEGER, "maximum": MAX_SAFE_INTEGER},
+        ],
+        "nullable": True,
+    }
+)
+class LineIdField(serializers.Field):
+    """A basket line id as ENGINE.md has it (a string, an integer or null), kept exactly as
+    sent, so the server's engine echoes what the device's echoed."""
+
+    default_error_messages = {
+        "invalid": "A string of at most 64 characters, a whole number or null.",
+    }
+
+    def to_internal_value(self, data):
+        if isinstance(data, str) and len(data) <= 64:
+            return data
+        if type(data) is int and abs(data) <= MAX_SAFE_INTEGER:
+            return data
+        self.fail("invalid")
+
+    def to_representation(self, value):
+        return value
+
+
 class TicketLineSerializer(serializers.Serializer):
-    line_id = serializers.CharField(
-        max_length=64, required=False, help_text="Echoed in the result; default: the position."
+    line_id = LineIdField(
+        required=False,
+        allow_null=True,
+        help_text="The line id the device's engine was given (and echoed); absent is null.",
     )
     product = serializers.IntegerField(min_value=1, max_value=MAX_ID)
     quantity = serializers.IntegerField(min_value=1, max_value=10_000)

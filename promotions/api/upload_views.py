@@ -2,11 +2,13 @@
 
 from django.conf import settings
 from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api.errors import ErrorSerializer
 from core.api.inputs import parse_input
+from core.api.parsers import ItemwiseJSONParser
 from core.api.permissions import IsPosDevice
 from core.api.throttling import throttle_take
 from promotions.api.upload_serializers import (
@@ -34,6 +36,8 @@ class UploadUsageView(APIView):
 
     permission_classes = [IsPosDevice]
     throttle_scope = "pos_upload"
+    # A ticket with text the database cannot store is rejected alone, not the whole batch.
+    parser_classes = [ItemwiseJSONParser, FormParser, MultiPartParser]
 
     @extend_schema(
         tags=["sync"],

@@ -31,7 +31,12 @@ from promotions.services.calculator import calculate
 from promotions.services.compiler import promotion_compile
 from promotions.services.engine_input import EngineLine, engine_basket, engine_context
 from promotions.services.lifecycle import promotion_delete, promotion_save, promotion_set_status
-from promotions.services.validator import RELATIONS, promotion_validate
+from promotions.services.validator import (
+    RELATIONS,
+    issues_as_fields,
+    issues_refusing,
+    promotion_validate,
+)
 
 READ_ERRORS = {401: ErrorSerializer, 403: ErrorSerializer}
 WRITE_ERRORS = {**READ_ERRORS, 400: ErrorSerializer}
@@ -242,6 +247,17 @@ class PromotionPreviewView(APIView):
                 request, request.data["promotion"], promotion, status_editable=True
             )
         issues = promotion_validate(promotion=promotion, relations=relations)
+        refusing = issues_refusing(issues, live=False)
+        if refusing:
+            # Values the compiler cannot read: nothing to preview.
+            raise ApplicationError(
+                "The promotion cannot be previewed: fix the fields listed.",
+                code="promotion_invalid",
+                fields={
+                    f"promotion.{name}": messages
+                    for name, messages in issues_as_fields(refusing).items()
+                },
+            )
         compiled = promotion_compile(promotion=promotion, relations=relations)
         if promotion.pk is None:
             compiled["id"] = 0

@@ -11,9 +11,10 @@ products, categories and labels; `PARAM_FIELDS` lists them per type.
 
 import functools
 import hashlib
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from django.db import connection
@@ -71,21 +72,42 @@ PARAM_FIELDS: dict[str, tuple[str, ...]] = {
 }
 
 
+# A plain decimal number: no exponent, no NaN or Infinity, at most 12 digits each side.
+_PLAIN_NUMBER = re.compile(r"-?[0-9]{1,12}(\.[0-9]{1,12})?")
+
+
+def plain_decimal(value: Any) -> Decimal:
+    """A JSON number or a decimal string (`"12.5"`, `10`, `" -3 "`) as a `Decimal`.
+
+    Raises `ValueError` for anything else: booleans, lists and objects, `"abc"`, NaN,
+    Infinity, exponents (`"1e5"`) and more than 12 digits on either side of the point.
+    """
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise ValueError(f"{value!r} is not a number")
+        return value
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ValueError(f"{value!r} is not a number")
+    text = repr(value) if isinstance(value, float) else str(value).strip()
+    if not _PLAIN_NUMBER.fullmatch(text):
+        raise ValueError(f"{value!r} is not a plain number")
+    return Decimal(text)
+
+
 def percent_to_basis_points(value: Any) -> int:
-    """ "12.5" → 1250. Refuses more precision than a basis point."""
-    scaled = Decimal(str(value)) * 100
+    """ "12.5" → 1250. Refuses more precision than a basis point, and what `plain_decimal`
+    refuses."""
+    scaled = plain_decimal(value) * 100
     if scaled != scaled.to_integral_value():
         raise ValueError("percentages have at most two decimals")
     return int(scaled)
 
 
 def decimal_or_none(value: Any) -> Decimal | None:
+    """None for a missing value (None or ""), else `plain_decimal(value)`."""
     if value is None or value == "":
         return None
-    try:
-        return Decimal(str(value))
-    except InvalidOperation as error:
-        raise ValueError(f"{value!r} is not a number") from error
+    return plain_decimal(value)
 
 
 def time_to_minutes(value: str) -> int:

@@ -11,8 +11,8 @@ from promotions.selectors import bundle_invalidate
 from promotions.services.compiler import content_hash, promotion_compile
 from promotions.services.validator import (
     RELATIONS,
-    STRUCTURAL_CODES,
     issues_as_fields,
+    issues_refusing,
     promotion_validate,
 )
 
@@ -35,10 +35,12 @@ def _after_commit_refresh_bundles(brand_id: int) -> None:
 
 
 def _refuse_if_invalid(promotion: Promotion, relations: dict[str, Iterable[int]] | None) -> None:
-    """A live promotion must have no issue; a draft only none that names a foreign row."""
-    issues = promotion_validate(promotion=promotion, relations=relations)
-    if promotion.status not in LIVE_STATUSES:
-        issues = [issue for issue in issues if issue.code in STRUCTURAL_CODES]
+    """A live promotion must have no issue; a draft none that is structural (a foreign row, a
+    value that cannot be stored or compiled)."""
+    issues = issues_refusing(
+        promotion_validate(promotion=promotion, relations=relations),
+        live=promotion.status in LIVE_STATUSES,
+    )
     if issues:
         raise ApplicationError(
             "The promotion cannot go live: fix the fields listed.",

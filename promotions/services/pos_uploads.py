@@ -25,6 +25,7 @@ from catalog.models import Product
 from core.errors import ApplicationError
 from core.money import from_minor, to_minor
 from core.retention import purge_in_batches
+from core.text import unstorable_value
 from customers.models import Customer
 from labels.selectors import product_label_ids
 from promotions.models import PosLog, PosTicket, Promotion
@@ -66,7 +67,7 @@ class TicketLine:
     product_id: int
     quantity: int
     unit_price: Decimal
-    line_id: str | None = None
+    line_id: str | int | None = None  # as the device's engine had it (ENGINE.md)
 
 
 @dataclass(frozen=True)
@@ -148,30 +149,15 @@ def _diff(device: Any, server: Any, path: str, entries: list[dict], limit: int) 
     entries.append(entry)
 
 
-def storable_text_problem(value: Any, *, depth: int = 0) -> str | None:
-    """Why `value` cannot be stored as JSON text in PostgreSQL (NUL characters, unpaired
-    surrogates, nesting deeper than 32), or None."""
-    if depth > 32:
-        return "is nested too deeply"
-    if isinstance(value, str):
-        if "\x00" in value:
-            return "contains a NUL character"
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            return "is not valid Unicode"
+def storable_text_problem(value: Any) -> str | None:
+    """Why `value` cannot be stored as JSON in PostgreSQL (a NUL character or an unpaired
+    surrogate in a key or a string, an infinite number; see `core.text`), as the end of a
+    sentence, or None."""
+    problem = unstorable_value(value)
+    if problem is None:
         return None
-    if isinstance(value, dict):
-        items = [*value.keys(), *value.values()]
-    elif isinstance(value, list):
-        items = value
-    else:
-        return None
-    for item in items:
-        problem = storable_text_problem(item, depth=depth + 1)
-        if problem:
-            return problem
-    return None
+    path, message = problem
+    return f"has a value that cannot be stored{f' at {path}' if path else ''}: {message}"
 
 
 # --- tickets --------------------------------------------------------------------------------
@@ -365,7 +351,7 @@ def _engine_basket(*, ticket: TicketInput, currency: str, brand_id: int) -> list
             raise
         lines.append(
             {
-                "line_id": index if line.line_id is None else line.line_id,
+                "line_id": line.line_id,
                 "product_id": line.product_id,
                 "category_id": categories[line.product_id],
                 "label_ids": sorted(labels.get(line.product_id, ())),

@@ -13,6 +13,7 @@ from decimal import Decimal
 
 from brands.models import Store
 from catalog.models import Category, Product
+from core.text import unstorable_value
 from labels.models import Label
 from promotions.models import Promotion
 from promotions.services.compiler import (
@@ -31,9 +32,35 @@ _SCOPED = set(T.values) - {T.COMBO, T.PACKAGE, T.CROSS_BRAND}
 LIVE_STATUSES = (S.ACTIVE, S.SCHEDULED)
 
 
-# Issues that refuse even a draft: they name rows that do not exist or belong to another brand.
+# Issues that refuse even a draft: they name rows that do not exist or belong to another
+# brand, or values that the database cannot store or the compiler cannot read (text with NUL,
+# a number that is not a plain number, a list that is not a list, an end before the start).
+# A draft may otherwise be incomplete or out of range.
 STRUCTURAL_CODES = frozenset(
-    {"unknown_or_foreign", "wrong_brand", "unknown_label", "unknown_brand"}
+    {
+        "unknown_or_foreign",
+        "wrong_brand",
+        "unknown_label",
+        "unknown_brand",
+        "invalid_text",
+        "ends_before_start",
+        "invalid_days",
+        "invalid_windows",
+        "invalid_window",
+        "invalid_channel",
+        "invalid_tiers",
+        "invalid_params",
+        "unknown_param",
+        "invalid_percent",
+        "invalid_amount",
+        "not_a_whole_number",
+        "invalid_product",
+        "invalid_ids",
+        "invalid_scope",
+        "invalid_item",
+        "invalid_tier",
+        "not_a_list",
+    }
 )
 
 
@@ -67,7 +94,11 @@ class _Checker:
         try:
             basis_points = percent_to_basis_points(value)
         except (ValueError, ArithmeticError):
-            self.add(field_name, "invalid_percent", "Give a percentage with at most 2 decimals.")
+            self.add(
+                field_name,
+                "invalid_percent",
+                "Give a percentage: a plain number, at most 2 decimals.",
+            )
             return
         if not 0 < basis_points <= 10_000:
             self.add(field_name, "percent_out_of_range", "A percentage is above 0 and at most 100.")
@@ -80,7 +111,7 @@ class _Checker:
         try:
             amount = decimal_or_none(value)
         except ValueError:
-            self.add(field_name, "invalid_amount", "Not an amount.")
+            self.add(field_name, "invalid_amount", "Give an amount: a plain number.")
             return None
         if not amount.is_finite() or amount != amount.quantize(Decimal("0.01")):
             self.add(field_name, "invalid_amount", "Amounts have at most 2 decimals.")
@@ -98,22 +129,31 @@ class _Checker:
             if required:
                 self.add(field_name, "required", "A quantity is required.")
             return None
-        if type(value) is not int or not minimum <= value <= 1000:
+        if type(value) is not int:
+            self.add(field_name, "not_a_whole_number", f"A whole number from {minimum} to 1000.")
+            return None
+        if not minimum <= value <= 1000:
             self.add(field_name, "invalid_quantity", f"A whole number from {minimum} to 1000.")
             return None
         return value
 
+    def list_or_none(self, field_name: str, value, message: str) -> list | None:
+        """`value` when it is a list; None when missing or (with an issue) not a list."""
+        if value is None or isinstance(value, list):
+            return value
+        self.add(field_name, "not_a_list", message)
+        return None
+
     def one_of(self, prefix: str, data: dict, keys=("percent", "amount")) -> None:
         given = [key for key in keys if data.get(key) not in (None, "")]
+        for key in given:
+            path = f"{prefix}.{key}" if prefix else f"params.{key}"
+            if key == "percent":
+                self.percent(path, data[key])
+            else:
+                self.money(path, data[key], zero_ok=key == "price")
         if len(given) != 1:
             self.add(prefix or "params", "choose_one", f"Give exactly one of {', '.join(keys)}.")
-            return
-        key = given[0]
-        path = f"{prefix}.{key}" if prefix else f"params.{key}"
-        if key == "percent":
-            self.percent(path, data[key])
-        else:
-            self.money(path, data[key], zero_ok=key == "price")
 
 
 def _relations_from_db(promotion: Promotion) -> dict[str, set[int]]:
@@ -131,6 +171,7 @@ def promotion_validate(
     checker = _Checker(
         promotion, {name: given.get(name, stored.get(name, set())) for name in RELATIONS}
     )
+    _check_text(checker)
     _check_when(checker)
     _check_where_and_who(checker)
     _check_limits(checker)
@@ -138,6 +179,12 @@ def promotion_validate(
     _check_params(checker)
     _check_conflicts(checker)
     return checker.issues
+
+
+def issues_refusing(issues: list[ValidationIssue], *, live: bool) -> list[ValidationIssue]:
+    """The issues that refuse a save: every one for a live promotion, the structural ones for a
+    draft (or a preview)."""
+    return issues if live else [issue for issue in issues if issue.code in STRUCTURAL_CODES]
 
 
 def issues_as_fields(issues: list[ValidationIssue]) -> dict[str, list[str]]:
@@ -148,6 +195,16 @@ def issues_as_fields(issues: list[ValidationIssue]) -> dict[str, list[str]]:
 
 
 # --- checks ---------------------------------------------------------------------------------
+
+
+def _check_text(checker: _Checker) -> None:
+    """Text PostgreSQL cannot store, anywhere in the JSON fields (the form and serializer text
+    fields refuse it themselves)."""
+    promotion = checker.promotion
+    for name in ("params", "time_windows", "channels", "customer_tiers"):
+        problem = unstorable_value(getattr(promotion, name), name)
+        if problem:
+            checker.add(problem[0], "invalid_text", problem[1])
 
 
 def _check_when(checker: _Checker) -> None:
@@ -177,7 +234,11 @@ def _check_when(checker: _Checker) -> None:
 def _check_where_and_who(checker: _Checker) -> None:
     promotion = checker.promotion
     channels = promotion.channels
-    if not isinstance(channels, list) or not set(channels) <= CHANNELS:
+    if (
+        not isinstance(channels, list)
+        or not all(isinstance(channel, str) for channel in channels)
+        or not set(channels) <= CHANNELS
+    ):
         checker.add("channels", "invalid_channel", "Channels are web, pos and app.")
     stores = checker.relations["stores"]
     if stores and Store.objects.filter(id__in=stores, brand_id=promotion.brand_id).count() != len(
@@ -297,12 +358,12 @@ def _check_params(checker: _Checker) -> None:
     elif kind in (T.HAPPY_HOUR, T.PAYMENT_DISCOUNT):
         checker.one_of("", params)
         if kind == T.PAYMENT_DISCOUNT:
-            methods = params.get("payment_methods")
-            if (
-                not isinstance(methods, list)
-                or not methods
-                or not all(isinstance(m, str) and m for m in methods)
-            ):
+            methods = checker.list_or_none(
+                "params.payment_methods",
+                params.get("payment_methods"),
+                "A list of payment methods.",
+            )
+            if not methods or not all(isinstance(m, str) and m for m in methods):
                 checker.add("params.payment_methods", "required", "List the payment methods.")
     elif kind == T.CASHBACK:
         checker.percent("params.percent", params.get("percent"))
@@ -315,17 +376,16 @@ def _check_params(checker: _Checker) -> None:
             _check_param_scope(checker, "params.get_scope", params["get_scope"])
     elif kind == T.COMBO:
         checker.money("params.price", params.get("price"), zero_ok=True)
-        groups = params.get("groups")
-        if not isinstance(groups, list) or len(groups) < 2:
+        groups = checker.list_or_none("params.groups", params.get("groups"), "A list of groups.")
+        if groups is None or len(groups) < 2:
             checker.add("params.groups", "groups_required", "A combo has at least two groups.")
-        else:
-            for index, group in enumerate(groups):
-                if _check_param_scope(checker, f"params.groups.{index}", group):
-                    checker.quantity(f"params.groups.{index}.quantity", group.get("quantity", 1))
+        for index, group in enumerate(groups or ()):
+            if _check_param_scope(checker, f"params.groups.{index}", group):
+                checker.quantity(f"params.groups.{index}.quantity", group.get("quantity", 1))
     elif kind == T.PACKAGE:
         checker.money("params.price", params.get("price"), zero_ok=True)
-        items = params.get("items")
-        if not isinstance(items, list) or not items:
+        items = checker.list_or_none("params.items", params.get("items"), "A list of items.")
+        if not items:
             checker.add("params.items", "items_required", "List the package's products.")
         else:
             ids = set()
@@ -366,14 +426,18 @@ def _check_params(checker: _Checker) -> None:
 
 def _check_product_param(checker: _Checker, key: str) -> None:
     value = checker.params.get(key)
-    if type(value) is not int:
+    if value in (None, ""):
         checker.add(f"params.{key}", "required", "Choose a product.")
+        return
+    if type(value) is not int:
+        checker.add(f"params.{key}", "invalid_product", "A product id.")
         return
     _check_catalog_ids(checker, f"params.{key}", Product, {value})
 
 
 def _check_tiers(checker: _Checker, tiers) -> None:
-    if not isinstance(tiers, list) or not tiers:
+    tiers = checker.list_or_none("params.tiers", tiers, "A list of spend tiers.")
+    if not tiers:
         checker.add("params.tiers", "tiers_required", "Give at least one spend tier.")
         return
     previous = None
@@ -410,9 +474,9 @@ def _check_cross_brand(checker: _Checker, params: dict) -> None:
     if per_brand is None and total is None:
         checker.add("params.total_spend", "spend_required", "Give a spend per brand or in total.")
     min_brands = params.get("min_brands")
-    if min_brands is not None and (
-        type(min_brands) is not int or not 1 <= min_brands <= len(brand_ids or {0})
-    ):
+    if min_brands is not None and type(min_brands) is not int:
+        checker.add("params.min_brands", "not_a_whole_number", "A whole number of brands.")
+    elif min_brands is not None and not 1 <= min_brands <= len(brand_ids or {0}):
         checker.add(
             "params.min_brands", "invalid_min_brands", "Between 1 and the number of brands."
         )
