@@ -168,6 +168,9 @@ WEBHOOK_ALLOWED_NETWORKS = [
 # --- REST API ---------------------------------------------------------------------------------
 # JSON bodies nested deeper than this are refused with a 400 (`parse_error`).
 JSON_MAX_DEPTH = int(os.environ.get("JSON_MAX_DEPTH", "32"))
+# JSON bodies larger than this are refused with a 413 (`payload_too_large`): 200 POS tickets of
+# 50 lines fit well within it.
+JSON_MAX_BODY_BYTES = int(os.environ.get("JSON_MAX_BODY_BYTES", str(5 * 1024 * 1024)))
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "brands.api.authentication.DeviceKeyAuthentication",

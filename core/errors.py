@@ -38,3 +38,8 @@ class ConflictError(ApplicationError):
 class PermissionDeniedError(ApplicationError):
     status_code = 403
     default_code = "permission_denied"
+
+
+class PayloadTooLargeError(ApplicationError):
+    status_code = 413
+    default_code = "payload_too_large"

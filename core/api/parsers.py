@@ -1,8 +1,11 @@
 """The API's JSON parser: strict JSON, bounded nesting, only values the database can store."""
 
+import io
+
 from django.conf import settings
 from rest_framework import exceptions, parsers
 
+from core.errors import PayloadTooLargeError
 from core.text import json_depth, unstorable_value
 
 
@@ -11,6 +14,8 @@ class JSONParser(parsers.JSONParser):
 
     - objects and arrays nested deeper than `JSON_MAX_DEPTH` (a `parse_error`), including
       nesting so deep that the standard library's decoder runs out of recursion;
+    - a body larger than `JSON_MAX_BODY_BYTES` (a 413 `payload_too_large`; Django's own upload
+      limit does not apply to bodies DRF reads from the stream);
     - a NUL character or an unpaired surrogate in any key or string, or a number too large to
       be finite (`1e400`): a `validation_error` naming the field (PostgreSQL cannot store them,
       UTF-8 cannot encode a lone surrogate).
@@ -21,8 +26,12 @@ class JSONParser(parsers.JSONParser):
     def parse(self, stream, media_type=None, parser_context=None):
         limit = settings.JSON_MAX_DEPTH
         too_deep = f"JSON nested deeper than {limit} levels."
+        max_bytes = settings.JSON_MAX_BODY_BYTES
+        body = stream.read(max_bytes + 1) if stream is not None else b""
+        if len(body) > max_bytes:
+            raise PayloadTooLargeError(f"The request body is larger than {max_bytes} bytes.")
         try:
-            data = super().parse(stream, media_type, parser_context)
+            data = super().parse(io.BytesIO(body), media_type, parser_context)
         except RecursionError:
             raise exceptions.ParseError(too_deep) from None
         if json_depth(data) > limit:

@@ -102,6 +102,28 @@ def test_the_depth_limit_is_a_setting(a, settings):
     assert body["message"] == "JSON nested deeper than 2 levels."
 
 
+def test_a_body_larger_than_the_limit_is_a_413_that_writes_nothing(a, settings):
+    # Given a limit of 1,000 bytes and a valid label of 1,001 bytes and one of 1,000
+    settings.JSON_MAX_BODY_BYTES = 1000
+    client = token_client(a.staff)
+    before = counts()
+
+    def label(size: int) -> str:
+        body = json.dumps({"name": "x", "type": "customer", "description": ""})
+        return body.replace(
+            '"description": ""', '"description": "' + "d" * (size - len(body)) + '"'
+        )
+
+    # When each is posted, then the larger one is refused before parsing
+    refused = post_raw(client, "/api/v1/labels/", label(1001))
+    error = assert_error(refused, 413, "payload_too_large")
+    assert error["message"] == "The request body is larger than 1000 bytes."
+    assert counts() == before
+    # And the other is parsed and reaches the serializer (whose description is at most 255)
+    parsed = post_raw(client, "/api/v1/labels/", label(1000))
+    assert "description" in assert_error(parsed, 400, "validation_error")["fields"]
+
+
 @pytest.mark.parametrize(
     ("url", "payload", "field"),
     [
