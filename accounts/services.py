@@ -1,5 +1,7 @@
 """Logins, API tokens and passwords. Every outcome is written to the security log."""
 
+from datetime import datetime, timedelta
+
 from django.conf import settings
 from django.contrib.auth import authenticate, get_user_model, user_logged_in
 from django.contrib.auth.password_validation import validate_password
@@ -11,6 +13,7 @@ from knox.models import AuthToken
 from accounts.lockout import lockout_message
 from accounts.security_events import TOKEN_ISSUED, TOKEN_REVOKED, security_event_log
 from core.errors import ApplicationError
+from core.retention import purge_in_batches
 
 INVALID_CREDENTIALS = "Unable to sign in with this username and password."
 
@@ -130,3 +133,16 @@ def user_password_change(*, request, user, current_password: str | None, new_pas
         auth_token_revoke_all(
             user=user, request=request, keep=current if isinstance(current, AuthToken) else None
         )
+
+
+def login_attempts_purge(*, now: datetime | None = None) -> int:
+    """Delete failed login attempts older than `LOGIN_ATTEMPT_RETENTION_DAYS`, in batches.
+    Returns how many. Safe to run again."""
+    from axes.models import AccessAttempt
+
+    now = now or timezone.now()
+    cutoff = now - timedelta(days=settings.LOGIN_ATTEMPT_RETENTION_DAYS)
+    return purge_in_batches(
+        AccessAttempt.objects.filter(attempt_time__lt=cutoff),
+        batch_size=settings.RETENTION_BATCH_SIZE,
+    )

@@ -426,6 +426,9 @@ PASSWORD_HASHERS = [
 RULE_FIRING_RETENTION_DAYS = int(os.environ.get("RULE_FIRING_RETENTION_DAYS", "180"))
 NOTIFICATION_RETENTION_DAYS = int(os.environ.get("NOTIFICATION_RETENTION_DAYS", "365"))
 RETENTION_BATCH_SIZE = int(os.environ.get("RETENTION_BATCH_SIZE", "1000"))
+# Failed login attempts (django-axes) are kept this many days (`accounts.sweep_login_attempts`,
+# 04:00 UTC); a lockout needs only those within AUTH_COOLOFF_MINUTES.
+LOGIN_ATTEMPT_RETENTION_DAYS = int(os.environ.get("LOGIN_ATTEMPT_RETENTION_DAYS", "30"))
 CELERY_BEAT_SCHEDULE["rules-sweep-firings"] = {
     "task": "rules.sweep_firings",
     "schedule": crontab(hour=3, minute=30),
@@ -433,6 +436,10 @@ CELERY_BEAT_SCHEDULE["rules-sweep-firings"] = {
 CELERY_BEAT_SCHEDULE["notifications-sweep-notifications"] = {
     "task": "notifications.sweep_notifications",
     "schedule": crontab(hour=3, minute=45),
+}
+CELERY_BEAT_SCHEDULE["accounts-sweep-login-attempts"] = {
+    "task": "accounts.sweep_login_attempts",
+    "schedule": crontab(hour=4, minute=0),
 }
 
 # --- Deployment and security headers ----------------------------------------------------------

@@ -28,6 +28,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.models import OutboxMessage
+from core.retention import purge_in_batches
 
 logger = logging.getLogger(__name__)
 
@@ -132,8 +133,9 @@ def outbox_purge(*, now: datetime | None = None) -> int:
     """Delete messages done more than `OUTBOX_RETENTION_DAYS` ago. Returns how many."""
     now = now or timezone.now()
     cutoff = now - timedelta(days=settings.OUTBOX_RETENTION_DAYS)
-    deleted, _ = OutboxMessage.objects.filter(done_at__lt=cutoff).delete()
-    return deleted
+    return purge_in_batches(
+        OutboxMessage.objects.filter(done_at__lt=cutoff), batch_size=settings.RETENTION_BATCH_SIZE
+    )
 
 
 def outbox_backlog() -> dict[str, Any]:
