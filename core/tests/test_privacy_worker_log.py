@@ -1,21 +1,15 @@
 """A real Celery worker's log holds no whole email address, even with the console mail backend
 (which prints every message, addresses included, to the worker's standard output)."""
 
-import os
-import subprocess
-import sys
-import tempfile
 import time
-import uuid
-from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 
 from brands.tests.factories import BrandFactory
 from config.celery_app import app as celery_app
-from core.tests.celery_worker import LiveCeleryWorker, _database_url, _stop, _wait_until_ready
+from core.tests.celery_worker import _stop, start_worker
 from customers.tests.factories import CustomerFactory
 from notifications.models import NotificationDelivery
 from notifications.services import NotificationService
@@ -28,51 +22,14 @@ WAIT_SECONDS = 30
 @pytest.fixture
 def console_mail_worker(django_db_setup):
     """A worker of its own, on its own queue, with the console mail backend."""
-    suffix = uuid.uuid4().hex[:12]
-    queue, hostname = f"test-pii-{suffix}", f"test-pii-{suffix}@localhost"
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DATABASE_URL": _database_url(connection.settings_dict),
-        "DATABASE_CONN_MAX_AGE": "0",
-        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
-        "CELERY_RESULT_BACKEND": settings.CELERY_RESULT_BACKEND or settings.CELERY_BROKER_URL,
-        "CELERY_TASK_ALWAYS_EAGER": "0",
-        "EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend",
-        "PYTHONUNBUFFERED": "1",
-    }
-    log_file = tempfile.NamedTemporaryFile(prefix="celery-pii-", suffix=".log", delete=False)  # noqa: SIM115
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "config",
-            "worker",
-            "--pool=solo",
-            "--loglevel=INFO",
-            "--without-gossip",
-            "--without-mingle",
-            "-Q",
-            queue,
-            "-n",
-            hostname,
-        ],
-        cwd=settings.BASE_DIR,
-        env=env,
-        stdout=log_file,
-        stderr=subprocess.STDOUT,
-    )
-    log_file.close()
-    worker = LiveCeleryWorker(
-        queue=queue, hostname=hostname, process=process, log_path=Path(log_file.name)
+    worker = start_worker(
+        broker_url=settings.CELERY_BROKER_URL,
+        env={"EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend"},
     )
     conf = celery_app.conf
     previous = (conf.task_always_eager, conf.task_default_queue)
     try:
-        _wait_until_ready(worker)
-        conf.task_always_eager, conf.task_default_queue = False, queue
+        conf.task_always_eager, conf.task_default_queue = False, worker.queue
         yield worker
     finally:
         conf.task_always_eager, conf.task_default_queue = previous
