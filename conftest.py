@@ -53,3 +53,20 @@ def _webhooks_to_local_receivers(settings):
 @pytest.fixture
 def api_client() -> APIClient:
     return APIClient()
+
+
+@pytest.fixture
+def a(db):
+    """Brand A's world: stores, catalog, a customer, a brand admin, a till, an order
+    (`core.tests.api_world.build_tenant`)."""
+    from core.tests.api_world import build_tenant
+
+    return build_tenant("a")
+
+
+@pytest.fixture
+def b(db):
+    """Brand B's world, the same shape as brand A's: the other tenant of isolation tests."""
+    from core.tests.api_world import build_tenant
+
+    return build_tenant("b")

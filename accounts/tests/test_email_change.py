@@ -4,14 +4,9 @@ import pytest
 from rest_framework.test import APIClient
 
 from accounts.tests.conftest import PASSWORD
-from core.tests.api_world import assert_error, build_tenant, token_client
+from core.tests.api_world import assert_error, token_client
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def a():
-    return build_tenant("a")
 
 
 def login(username, password=PASSWORD):

@@ -9,7 +9,6 @@ from brands.services import pos_device_revoke
 from catalog.tests.factories import CategoryFactory, ProductFactory
 from core.tests.api_world import (
     assert_error,
-    build_tenant,
     device_client,
     ids,
     staff_user,
@@ -20,16 +19,6 @@ from labels.services import label_assign_product
 from labels.tests.factories import LabelFactory
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def a():
-    return build_tenant("a")
-
-
-@pytest.fixture
-def b():
-    return build_tenant("b")
 
 
 def all_products(tenant):

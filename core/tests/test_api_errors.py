@@ -7,7 +7,6 @@ from django.contrib.auth import get_user_model
 
 from core.tests.api_world import (
     assert_error,
-    build_tenant,
     device_client,
     token_client,
 )
@@ -17,16 +16,6 @@ from labels.tests.factories import LabelFactory
 from orders.models import Order, OrderLine, PaymentStatusChange
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def a():
-    return build_tenant("a")
-
-
-@pytest.fixture
-def b():
-    return build_tenant("b")
 
 
 # --- one format for each status ---------------------------------------------------------------

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from brands.tests.factories import BrandFactory
 from core.api.errors import exception_handler
-from core.tests.api_world import assert_error, build_tenant, device_client, token_client
+from core.tests.api_world import assert_error, device_client, token_client
 from core.text import json_depth, unstorable_value
 from customers.models import Customer
 from labels.models import Label
@@ -23,11 +23,6 @@ from promotions.tests.factories import PromotionFactory
 from rules.models import Rule
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def a():
-    return build_tenant("a")
 
 
 def nested(depth: int) -> str:

@@ -6,7 +6,7 @@ from django.core.cache import caches
 from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 
-from core.tests.api_world import assert_error, build_tenant, device_client, token_client
+from core.tests.api_world import assert_error, device_client, token_client
 from core.tests.redis_server import resilient_caches
 from orders.models import Order
 from promotions.models import PosLog
@@ -17,16 +17,6 @@ QUOTE = "/api/v1/pricing/quote/"
 ORDERS = "/api/v1/orders/"
 LOGS = "/api/v1/sync/upload_logs/"
 LOG_LINE = {"level": "info", "time": "2026-03-06T12:30:05+01:00", "message": "till opened"}
-
-
-@pytest.fixture
-def a():
-    return build_tenant("a")
-
-
-@pytest.fixture
-def b():
-    return build_tenant("b")
 
 
 def basket(tenant) -> dict:

@@ -23,16 +23,6 @@ from labels.tests.factories import LabelFactory
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def a():
-    return build_tenant("a")
-
-
-@pytest.fixture
-def b():
-    return build_tenant("b")
-
-
 # --- scoping ---------------------------------------------------------------------------------
 
 

@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from brands.tests.factories import StaffUserFactory
 from core.errors import ApplicationError
-from core.tests.api_world import assert_error, build_tenant, token_client
+from core.tests.api_world import assert_error, token_client
 from customers.models import Customer
 from customers.services import customer_create
 
@@ -15,11 +15,6 @@ pytestmark = pytest.mark.django_db
 
 LONG = "x" * 140 + "@example.com"  # 152 characters: a valid email, too long for a login
 FITS = "y" * 138 + "@example.com"  # 150 characters
-
-
-@pytest.fixture
-def a():
-    return build_tenant("a")
 
 
 def test_a_customer_changing_to_a_long_email_gets_a_400_and_keeps_the_old_one(a):

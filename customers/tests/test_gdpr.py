@@ -68,11 +68,6 @@ def a(django_capture_on_commit_callbacks):
     return tenant
 
 
-@pytest.fixture
-def b():
-    return build_tenant("b")
-
-
 def _pii_in_database(values: list[str]) -> list[str]:
     """Every table column (text, json) in the database holding one of `values`."""
     found = []

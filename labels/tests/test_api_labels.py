@@ -5,7 +5,6 @@ import pytest
 from brands.roles import MARKETING_MANAGER, STORE_MANAGER, SUPPORT_AGENT
 from core.tests.api_world import (
     assert_error,
-    build_tenant,
     device_client,
     ids,
     staff_user,
@@ -17,16 +16,6 @@ from labels.services import label_assign_customer
 from labels.tests.factories import LabelFactory
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def a():
-    return build_tenant("a")
-
-
-@pytest.fixture
-def b():
-    return build_tenant("b")
 
 
 @pytest.fixture

@@ -5,15 +5,10 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from core.tests.api_world import assert_error, build_tenant, ids, token_client
+from core.tests.api_world import assert_error, ids, token_client
 from orders.models import Order
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def a():
-    return build_tenant("a")
 
 
 def test_an_offset_postgresql_cannot_store_is_compared_in_utc(a):

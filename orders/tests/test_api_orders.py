@@ -10,7 +10,6 @@ from brands.roles import ANALYST
 from brands.tests.factories import StoreFactory, make_device
 from core.tests.api_world import (
     assert_error,
-    build_tenant,
     device_client,
     ids,
     staff_user,
@@ -22,16 +21,6 @@ from orders.services.payment import order_set_payment_status
 from orders.tests.factories import place_order
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def a():
-    return build_tenant("a")
-
-
-@pytest.fixture
-def b():
-    return build_tenant("b")
 
 
 def body_for(tenant, **extra):

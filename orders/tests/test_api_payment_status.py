@@ -8,7 +8,6 @@ import pytest
 from brands.roles import ANALYST, SUPPORT_AGENT
 from core.tests.api_world import (
     assert_error,
-    build_tenant,
     device_client,
     staff_user,
     token_client,
@@ -19,16 +18,6 @@ from orders.tests.test_payment import ALLOWED, PATHS
 
 pytestmark = pytest.mark.django_db
 PS = Order.PaymentStatus
-
-
-@pytest.fixture
-def a():
-    return build_tenant("a")
-
-
-@pytest.fixture
-def b():
-    return build_tenant("b")
 
 
 def url(order) -> str:

@@ -14,7 +14,6 @@ from django.test import Client, TestCase
 from brands.roles import ANALYST
 from brands.tests.factories import StaffUserFactory
 from catalog.tests.factories import ProductFactory
-from core.tests.api_world import build_tenant
 from labels.services import label_assign_customer
 from orders.models import Order
 from orders.services.placement import MAX_QUANTITY, LineRequest, basket_price
@@ -28,16 +27,6 @@ pytestmark = pytest.mark.django_db
 PASSWORD = "pass-word-123"
 MINUS, TIMES = "\u2212", "\u00d7"  # as the page prints them
 BASKET = "/basket/"
-
-
-@pytest.fixture
-def a():
-    return build_tenant("a")
-
-
-@pytest.fixture
-def b():
-    return build_tenant("b")
 
 
 class _Page(HTMLParser):

@@ -23,11 +23,6 @@ from promotions.tests.factories import PromotionFactory
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def a():
-    return build_tenant("a")
-
-
 def live(tenant, products=(), **fields):
     """An active promotion of the tenant's brand, saved and compiled through the service."""
     relations = {"products": [p.pk for p in products]} if products else None

@@ -8,7 +8,6 @@ from brands.roles import ANALYST, BRAND_ADMIN, MARKETING_MANAGER, STORE_MANAGER,
 from catalog.tests.factories import ProductFactory
 from core.tests.api_world import (
     assert_error,
-    build_tenant,
     ids,
     staff_user,
     token_client,
@@ -16,16 +15,6 @@ from core.tests.api_world import (
 from promotions.models import Promotion
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def a():
-    return build_tenant("a")
-
-
-@pytest.fixture
-def b():
-    return build_tenant("b")
 
 
 def _payload(tenant, **overrides):

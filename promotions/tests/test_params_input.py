@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from brands.tests.factories import BrandFactory
-from core.tests.api_world import assert_error, build_tenant, token_client
+from core.tests.api_world import assert_error, token_client
 from promotions.models import Promotion, PromotionVersion
 from promotions.services.lifecycle import promotion_save
 from promotions.services.validator import STRUCTURAL_CODES, promotion_validate
@@ -156,11 +156,6 @@ def cases(tenant, other_brand_id: int):
             yield kind, path, with_value(base[kind], path, value)
     for kind, path, value in BAD_SHAPES:
         yield kind, path, with_value(base[kind], path, value)
-
-
-@pytest.fixture
-def a():
-    return build_tenant("a")
 
 
 def test_the_valid_params_of_every_type_pass(a):

@@ -32,16 +32,6 @@ def live(brand, *, stores=(), **fields) -> Promotion:
     )
 
 
-@pytest.fixture
-def a(db):
-    return build_tenant("a")
-
-
-@pytest.fixture
-def b(db):
-    return build_tenant("b")
-
-
 def full_bundle(client, **headers) -> dict:
     response = client.get(BASE + "active_promotions/", **headers)
     assert response.status_code == 200, response.content[:300]

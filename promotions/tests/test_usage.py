@@ -219,11 +219,6 @@ def test_a_budget_is_never_exceeded_by_concurrent_orders_to_the_cent():
 # --- reserve, commit, release ---------------------------------------------------------------
 
 
-@pytest.fixture
-def a(db):
-    return build_tenant("a")
-
-
 def test_placing_an_order_reserves_one_use_and_the_amount_of_each_promotion(a):
     first = live(a, name="First", max_uses_total=5)
     second = live(a, name="Second", params={"percent": "20"})  # no limit: counted all the same

@@ -8,7 +8,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from brands.roles import ANALYST
-from core.tests.api_world import assert_error, build_tenant, device_client, staff_user, token_client
+from core.tests.api_world import assert_error, device_client, staff_user, token_client
 from labels.models import Label
 from labels.tests.factories import LabelFactory
 from rules.models import Event, Rule, RuleAction, RuleCondition, RuleFiring, RuleTrigger
@@ -18,16 +18,6 @@ pytestmark = pytest.mark.django_db
 RULES = "/api/v1/rules/"
 TRIGGERS = "/api/v1/rule-triggers/"
 FIRINGS = "/api/v1/rule-firings/"
-
-
-@pytest.fixture
-def a():
-    return build_tenant("a")
-
-
-@pytest.fixture
-def b():
-    return build_tenant("b")
 
 
 @pytest.fixture

@@ -27,11 +27,6 @@ from rules.tests.factories import committed, make_rule, vip_label, vip_rule
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def a():
-    return build_tenant("a")
-
-
 def customer_label(name: str, brand=None) -> Label:
     return Label.objects.get_or_create(name=name, type="customer", brand=brand)[0]
 

@@ -7,7 +7,7 @@ import pytest
 from django.test import TestCase
 
 from catalog.tests.factories import ProductFactory
-from core.tests.api_world import build_tenant, token_client
+from core.tests.api_world import token_client
 from labels.services import label_assign_customer, label_unassign_customer
 from orders.models import Order
 from orders.services.placement import LineRequest, basket_price, order_place
@@ -17,11 +17,6 @@ from rules.models import Rule, RuleFiring
 from rules.tests.factories import committed, make_rule, vip_label, vip_rule
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def a():
-    return build_tenant("a")
 
 
 def place(tenant, customer=None, quantity=2, product=None):
