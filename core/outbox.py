@@ -26,6 +26,7 @@ from celery.signals import task_failure, task_success
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.module_loading import autodiscover_modules
 
 from core.models import OutboxMessage
 from core.retention import purge_in_batches
@@ -66,7 +67,7 @@ def _send(message: OutboxMessage, producer=None) -> bool:
 
     try:
         if message.task not in app.tasks:  # the apps' task modules are imported lazily
-            app.loader.import_default_modules()
+            autodiscover_modules("tasks")
         app.tasks[message.task].apply_async(
             kwargs=message.kwargs,
             task_id=f"outbox-{message.pk}-{message.sends}",

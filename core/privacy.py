@@ -124,7 +124,11 @@ def pii_value(user, field: str, value):
 # separators people type. What only looks like one is left alone: dates and times
 # (2026-11-28 03:30), IPv4 addresses, decimal amounts, and digits inside words or UUIDs.
 EMAIL_PATTERN = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
-PHONE_PATTERN = re.compile(r"(?<![\w+.:-])\+?\d(?:[ .()-]{0,2}\d){8,}(?![\w:-])")
+# A phone number in international (`+33 6 12 34 56 78`) or national (`06 12 34 56 78`) form. A
+# bare run of digits not starting with 0 is an id (an order, a ticket), not a phone number.
+PHONE_PATTERN = re.compile(
+    r"(?<![\w+.:-])(?:\+\d(?:[ .()-]{0,2}\d){7,}|0(?:[ .()-]{0,2}\d){8,})(?![\w:-])"
+)
 _NOT_A_PHONE = re.compile(r"\d{4}-\d\d-\d\d|\d{1,3}(?:\.\d{1,3}){3}$|\d+\.\d+$")
 
 

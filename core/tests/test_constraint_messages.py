@@ -97,5 +97,5 @@ def test_a_customer_email_taken_in_another_case_is_refused_in_plain_words(client
 
     assert response.status_code == 200
     page = response.content.decode()
-    assert "Another customer has this email address." in page
+    assert "A customer with this email address exists already." in page
     assert "customer_email_unique_ci" not in page

@@ -12,6 +12,7 @@ from customers.models import Customer
 from customers.services import customer_create
 
 pytestmark = pytest.mark.django_db
+PASSWORD = "pass-word-123"  # build_tenant's customer's
 
 LONG = "x" * 140 + "@example.com"  # 152 characters: a valid email, too long for a login
 FITS = "y" * 138 + "@example.com"  # 150 characters
@@ -22,7 +23,9 @@ def test_a_customer_changing_to_a_long_email_gets_a_400_and_keeps_the_old_one(a)
     before = (a.customer.email, a.customer.user.username)
 
     # When they, then staff, set an email longer than a login can hold
-    mine = token_client(a.customer.user).patch("/api/v1/me/", {"email": LONG}, format="json")
+    mine = token_client(a.customer.user).patch(
+        "/api/v1/me/", {"email": LONG, "current_password": PASSWORD}, format="json"
+    )
     staff = token_client(a.staff).patch(
         f"/api/v1/customers/{a.customer.pk}/", {"email": LONG.upper()}, format="json"
     )
@@ -37,7 +40,9 @@ def test_a_customer_changing_to_a_long_email_gets_a_400_and_keeps_the_old_one(a)
 
 
 def test_an_email_of_exactly_150_characters_moves_the_login(a):
-    response = token_client(a.customer.user).patch("/api/v1/me/", {"email": FITS}, format="json")
+    response = token_client(a.customer.user).patch(
+        "/api/v1/me/", {"email": FITS, "current_password": PASSWORD}, format="json"
+    )
 
     assert response.status_code == 200, response.content
     a.customer.user.refresh_from_db()
