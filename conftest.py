@@ -56,6 +56,23 @@ def api_client() -> APIClient:
 
 
 @pytest.fixture
+def figures(request):
+    """`figures("...")` writes a line of what a fault or load test measured into the run's
+    output, also when pytest captures the test's own output (as in CI)."""
+    plugins = request.config.pluginmanager
+    reporter, capture = plugins.get_plugin("terminalreporter"), plugins.get_plugin("capturemanager")
+
+    def write(line: str) -> None:
+        if reporter is None or capture is None:
+            print(line)
+            return
+        with capture.global_and_fixture_disabled():
+            reporter.write_line(f"\n[{request.node.name}] {line}")
+
+    return write
+
+
+@pytest.fixture
 def a(db):
     """Brand A's world: stores, catalog, a customer, a brand admin, a till, an order
     (`core.tests.api_world.build_tenant`)."""

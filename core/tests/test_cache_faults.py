@@ -81,17 +81,17 @@ class Shop:
     def failures(self) -> list[tuple[str, int]]:
         return [(name, code) for name, code, _ in self.answers if not 200 <= code < 300]
 
-    def report(self, title: str) -> None:
+    def report(self, title: str, figures) -> None:
         five_xx = sum(1 for _, code, _ in self.answers if code >= 500)
         slowest = max(elapsed for _, _, elapsed in self.answers)
-        print(
-            f"\n{title}: requests sent {len(self.answers)}, 5xx {five_xx}, "
+        figures(
+            f"{title}: requests sent {len(self.answers)}, 5xx {five_xx}, "
             f"non-2xx {len(self.failures())}, slowest {slowest * 1000:.0f} ms"
         )
 
 
 def test_with_redis_killed_checkout_payments_and_sync_answer_from_the_database(
-    settings, redis_server, client
+    settings, redis_server, client, figures
 ):
     # Given the production cache on a Redis of our own, warmed by a first checkout
     settings.CACHES = resilient_caches(redis_server.url, prefix="killed", cooldown=60)
@@ -108,7 +108,7 @@ def test_with_redis_killed_checkout_payments_and_sync_answer_from_the_database(
     orders_before = Order.objects.count()
     for _ in range(5):
         shop.checkout()
-    shop.report("Redis killed")
+    shop.report("Redis killed", figures)
 
     # Then every request succeeded, priced with the live promotion read from the database
     assert shop.failures() == []
@@ -127,7 +127,7 @@ def test_with_redis_killed_checkout_payments_and_sync_answer_from_the_database(
 
 
 def test_a_hung_redis_is_skipped_after_one_short_wait_and_nothing_stale_is_served_after(
-    settings, redis_server
+    settings, redis_server, figures
 ):
     cooldown = 3.0
     settings.CACHES = resilient_caches(redis_server.url, prefix="hung", cooldown=cooldown)
@@ -153,7 +153,7 @@ def test_a_hung_redis_is_skipped_after_one_short_wait_and_nothing_stale_is_serve
         shop.checkout()
     during = shop.quote().json()
     elapsed = time.monotonic() - started
-    shop.report("Redis hung")
+    shop.report("Redis hung", figures)
     redis_server.thaw()
     attempts = redis_server.connections_received() - accepted_before - 1  # this INFO's own
 
@@ -164,7 +164,7 @@ def test_a_hung_redis_is_skipped_after_one_short_wait_and_nothing_stale_is_serve
     # skipped it until the cool-down ended: no new connection per cache call (a timed-out
     # connection is dropped, so without the breaker every later call would open one)
     probes = int(elapsed // cooldown)
-    print(f"new connections to the hung Redis: {attempts} in {elapsed:.1f} s")
+    figures(f"new connections to the hung Redis: {attempts} in {elapsed:.1f} s")
     assert attempts <= 2 * probes
     assert 1 <= caches["default"]._breaker.failures <= 1 + probes
     assert 1 <= caches["throttle"]._breaker.failures <= 1 + probes
