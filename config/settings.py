@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "loyalty_management",
     "marketing",
     "rules",
+    "wallets",
 ]
 
 MIDDLEWARE = [
