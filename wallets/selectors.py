@@ -14,6 +14,11 @@ def wallets_for_customer(*, customer: Customer, brand_id: int | None = None) -> 
     return queryset.order_by("brand__name", "id")
 
 
+def wallet_for_customer(*, customer: Customer, brand_id: int) -> Wallet | None:
+    """The customer's wallet at the brand, if they have one with money in it."""
+    return Wallet.objects.filter(customer=customer, brand_id=brand_id, balance__gt=0).first()
+
+
 def transactions_for_customer(
     *, customer: Customer, brand_id: int | None = None
 ) -> QuerySet[WalletTransaction]:
