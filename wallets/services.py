@@ -14,12 +14,15 @@ all of it once the whole order is refunded); a cancellation gives back the whole
 The amount owed is cumulative and keyed by its level, so a duplicate call credits nothing.
 """
 
+import logging
 import uuid
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
+from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Sum
+from django.db.models import F, Max, Sum
 from django.utils import timezone
 
 from brands.models import Brand
@@ -28,6 +31,8 @@ from core.errors import ApplicationError, ConflictError, NotFoundError, Permissi
 from customers.models import Customer
 from wallets.lock_objects import wallet_lock, wallet_lock_for
 from wallets.models import Wallet, WalletTransaction
+
+logger = logging.getLogger(__name__)
 
 Kind = WalletTransaction.Kind
 CENT = Decimal("0.01")
@@ -330,3 +335,56 @@ def wallet_expire(
         ),
         True,
     )
+
+
+@transaction.atomic
+def wallet_expire_inactive(*, wallet_id: int, cutoff: datetime) -> WalletWrite | None:
+    """Expire all the credit of a wallet whose last movement is older than `cutoff`.
+
+    Checked again under the wallet's lock, so a payment that lands meanwhile keeps the wallet
+    alive; keyed by the last movement, so running it twice (or two sweeps at once) expires
+    once. None when the wallet moved since, or holds nothing."""
+    wallet = wallet_lock(wallet_id=wallet_id)
+    if wallet is None or wallet.balance <= 0:
+        return None
+    last = wallet.transactions.order_by("-created_at", "-id").first()
+    if last is None or last.created_at > cutoff:
+        return None
+    return wallet_expire(
+        wallet_id=wallet.pk,
+        idempotency_key=f"wallet:expiry:{wallet.pk}:after:{last.pk}",
+        reason=f"No wallet movement since {last.created_at:%Y-%m-%d}.",
+    )
+
+
+def wallets_expire_inactive(
+    *, now: datetime | None = None, inactive_days: int | None = None, batch_size: int | None = None
+) -> int:
+    """Sweep: expire the credit of every wallet with no movement for `inactive_days`
+    (WALLET_EXPIRY_INACTIVE_DAYS; 0 never expires), in batches, each wallet in its own short
+    transaction. Safe to run again or concurrently. Returns the number of wallets expired."""
+    days = settings.WALLET_EXPIRY_INACTIVE_DAYS if inactive_days is None else inactive_days
+    if days <= 0:
+        return 0
+    batch_size = batch_size or settings.WALLET_EXPIRY_BATCH_SIZE
+    cutoff = (now or timezone.now()) - timedelta(days=days)
+    candidates = (
+        Wallet.objects.filter(balance__gt=0)
+        .annotate(last_moved=Max("transactions__created_at"))
+        .filter(last_moved__lte=cutoff)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    expired, after = 0, 0
+    while True:
+        batch = list(candidates.filter(pk__gt=after)[:batch_size])
+        if not batch:
+            break
+        for wallet_id in batch:
+            write = wallet_expire_inactive(wallet_id=wallet_id, cutoff=cutoff)
+            if write is not None and write.created:
+                expired += 1
+        after = batch[-1]
+    if expired:
+        logger.info("Wallets: the credit of %s inactive wallets expired.", expired)
+    return expired
