@@ -22,6 +22,7 @@ BENCHES = [
     "sync",
     "usage",
     "outbox",
+    "wallet",
 ]
 
 
@@ -59,6 +60,7 @@ def main() -> None:
         sync_bench,
         upload_bench,
         usage_bench,
+        wallet_bench,
     )
 
     setup_test_environment()
@@ -80,6 +82,8 @@ def main() -> None:
             usage_bench.main(runs=args.runs)
         if "outbox" in database_benches:
             outbox_bench.main(runs=args.runs)
+        if "wallet" in database_benches:
+            wallet_bench.main(runs=args.runs)
     finally:
         connection.creation.destroy_test_db(old_name, verbosity=0)
 

@@ -11,6 +11,7 @@ exists when the migration runs.
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from decimal import Decimal
 
 ALL = ["add", "change", "delete", "view"]
 VIEW = ["view"]
@@ -26,12 +27,18 @@ PRODUCT_APPS = [
     "promotions",
     "loyalty_management",
     "rules",
+    "wallets",
 ]
 LOYALTY = "loyalty_management"
 # Adding a ledger transaction is how staff adjust points (through the service, with a reason);
 # nobody changes or deletes one.
 LOYALTY_PROGRAM_EDIT = ["add", "change", "view"]
 LOYALTY_ADJUST = ["add", "view"]
+
+# Wallets move only through their services: adding a ledger row is a manual adjustment (with a
+# reason, within WALLET_ADJUSTMENT_LIMITS); nobody changes or deletes one.
+WALLET_ADJUST = [("wallets", "wallet", VIEW), ("wallets", "wallettransaction", ["add", "view"])]
+WALLET_VIEW = [("wallets", "wallet", VIEW), ("wallets", "wallettransaction", VIEW)]
 
 # Rules, their parts and triggers are edited; the firing log is a record, read only.
 RULES_EDIT = [
@@ -87,6 +94,7 @@ ROLE_PERMISSIONS: dict[str, RolePermissions] = {
         (LOYALTY, "loyaltyadjustment", ["view", "approve"]),
         (LOYALTY, "*", VIEW),
         *RULES_EDIT,
+        *WALLET_ADJUST,
     ],
     MARKETING_MANAGER: [
         ("labels", "label", ALL),
@@ -110,6 +118,7 @@ ROLE_PERMISSIONS: dict[str, RolePermissions] = {
         (LOYALTY, "tier", [*LOYALTY_PROGRAM_EDIT, "delete"]),
         (LOYALTY, "*", VIEW),
         *RULES_EDIT,
+        *WALLET_VIEW,
     ],
     STORE_MANAGER: [
         ("orders", "order", ["add", "change", "view"]),
@@ -145,6 +154,7 @@ ROLE_PERMISSIONS: dict[str, RolePermissions] = {
         (LOYALTY, "loyaltyadjustment", VIEW),
         (LOYALTY, "loyaltytierperiod", VIEW),
         ("rules", "*", VIEW),
+        *WALLET_ADJUST,
     ],
     ANALYST: [(app_label, "*", VIEW) for app_label in PRODUCT_APPS],
 }
@@ -183,6 +193,29 @@ def adjustment_limit_for(user) -> AdjustmentLimit | None:
         per_adjustment=max(limit.per_adjustment for limit in limits),
         per_day=max(limit.per_day for limit in limits),
     )
+
+
+# Manual wallet adjustments by role: the most a single adjustment moves, either way. `None`: no
+# limit. A user with several roles gets the most generous; staff who may adjust through no
+# listed role get DEFAULT_WALLET_ADJUSTMENT_LIMIT. Superusers have no limit.
+WALLET_ADJUSTMENT_LIMITS: dict[str, Decimal | None] = {
+    BRAND_ADMIN: None,
+    SUPPORT_AGENT: Decimal("50.00"),
+}
+DEFAULT_WALLET_ADJUSTMENT_LIMIT = Decimal("50.00")
+
+
+def wallet_adjustment_limit_for(user) -> Decimal | None:
+    """The most the user may adjust a wallet by at a time; None when unlimited."""
+    if user is None or getattr(user, "pk", None) is None or user.is_superuser:
+        return None
+    roles = set(user.groups.values_list("name", flat=True)) & set(WALLET_ADJUSTMENT_LIMITS)
+    if not roles:
+        return DEFAULT_WALLET_ADJUSTMENT_LIMIT
+    limits = [WALLET_ADJUSTMENT_LIMITS[role] for role in roles]
+    if any(limit is None for limit in limits):
+        return None
+    return max(limits)
 
 
 def _ensure_permissions(apps) -> None:

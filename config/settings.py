@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "loyalty_management",
     "marketing",
     "rules",
+    "wallets",
 ]
 
 MIDDLEWARE = [
@@ -489,6 +490,18 @@ else:
 SPECTACULAR_SETTINGS.update(
     SWAGGER_UI_DIST="SIDECAR", SWAGGER_UI_FAVICON_HREF="SIDECAR", REDOC_DIST="SIDECAR"
 )
+
+# --- Wallets ----------------------------------------------------------------------------------
+# Stored-value wallets (the `wallets` app). Credit left in a wallet with no movement for
+# WALLET_EXPIRY_INACTIVE_DAYS days expires (an `expiry` row on its ledger), swept daily at
+# 04:15 UTC by `wallets.expire_inactive` in batches of WALLET_EXPIRY_BATCH_SIZE wallets.
+# 0 (the default): wallet credit never expires.
+WALLET_EXPIRY_INACTIVE_DAYS = int(os.environ.get("WALLET_EXPIRY_INACTIVE_DAYS", "0"))
+WALLET_EXPIRY_BATCH_SIZE = int(os.environ.get("WALLET_EXPIRY_BATCH_SIZE", "500"))
+CELERY_BEAT_SCHEDULE["wallets-expire-inactive"] = {
+    "task": "wallets.expire_inactive",
+    "schedule": crontab(hour=4, minute=15),
+}
 
 # --- Logging and error reporting --------------------------------------------------------------
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")

@@ -9,7 +9,7 @@ change and an award or reversal of the same order never interleave.
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 
 from django.db import transaction
 from django.db.models import Exists, F, OuterRef, Q, Sum
@@ -51,10 +51,19 @@ def _order_lock(order_id: int) -> Order | None:
 
 
 def order_earning_amount(order: Order) -> Decimal:
-    """What earns points: the amount paid after discounts, less what was paid with loyalty
-    points or wallet credit (orders have no such payments yet), less what was refunded before
-    the points were awarded."""
-    return order.total - order.refunded_amount
+    """What earns points: what the customer paid with money after discounts (the order's
+    `amount_due`, less the wallet part; orders take no loyalty points as payment), less the
+    money part of what was refunded before the points were awarded.
+
+    Refunds are shared between the tenders in proportion to what each paid (the rule of
+    `wallets.services`), so the money kept is `(total - refunded) * amount_due / total`,
+    rounded down to the cent; reversals stay proportional to the total as before."""
+    kept = order.total - order.refunded_amount
+    if not order.wallet_amount:
+        return kept
+    if order.total <= 0:
+        return Decimal("0.00")
+    return (kept * order.amount_due / order.total).quantize(Decimal("0.01"), rounding=ROUND_DOWN)
 
 
 def earned_idempotency_key(order_id: int) -> str:
@@ -256,6 +265,8 @@ def loyalty_points_reconcile(
             | Q(paid_at__isnull=True, created_at__lte=cutoff, created_at__gte=since)
         )
         .exclude(Exists(earned))
+        # Paid entirely from a wallet: nothing paid with money, nothing earned.
+        .exclude(total__gt=0, wallet_amount=F("total"))
         .order_by("pk")
     )
     awarded = 0

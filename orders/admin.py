@@ -98,7 +98,16 @@ class OrderAdmin(BrandScopedAdminMixin, admin.ModelAdmin):
         (None, {"fields": ["brand", "store", "channel", "customer", "status", "created_at"]}),
         (
             "Payment",
-            {"fields": ["payment_status", "payment_method", "paid_at", "refunded_amount"]},
+            {
+                "fields": [
+                    "payment_status",
+                    "payment_method",
+                    "paid_at",
+                    "wallet_amount",
+                    "amount_due",
+                    "refunded_amount",
+                ]
+            },
         ),
         ("Totals", {"fields": ["currency", "subtotal", "discount_total", "total"]}),
         ("Idempotency", {"fields": ["idempotency_key"], "classes": ["collapse"]}),
@@ -113,6 +122,8 @@ class OrderAdmin(BrandScopedAdminMixin, admin.ModelAdmin):
         "payment_status",
         "payment_method",
         "paid_at",
+        "wallet_amount",
+        "amount_due",
         "refunded_amount",
         "currency",
         "subtotal",

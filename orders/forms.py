@@ -5,6 +5,7 @@ Prices and discounts are never entered or computed here: the basket is priced by
 """
 
 from collections.abc import Mapping
+from decimal import Decimal
 
 from django import forms
 from django.core.validators import RegexValidator
@@ -194,4 +195,13 @@ class PlaceOrderForm(forms.Form):
         max_length=128,
         validators=[RegexValidator(IDEMPOTENCY_KEY_PATTERN)],
         error_messages={"required": "This order form is incomplete; reload the page."},
+    )
+    wallet_amount = forms.DecimalField(
+        label="Pay from your wallet",
+        required=False,
+        min_value=Decimal("0.01"),
+        max_value=Decimal("100000.00"),
+        max_digits=14,
+        decimal_places=2,
+        help_text="Up to the order total; the rest is paid by your payment method.",
     )

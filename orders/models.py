@@ -52,6 +52,11 @@ class Order(TimeStampedModel):
     discount_total = MoneyField(default=Decimal("0.00"))
     total = MoneyField(default=Decimal("0.00"))
     refunded_amount = MoneyField(default=Decimal("0.00"))
+    # The payment split: the wallet paid `wallet_amount` (debited when the order was placed);
+    # the rest, `amount_due`, is paid by other means.
+    wallet_amount = MoneyField(
+        default=Decimal("0.00"), help_text="Paid from the customer's wallet at the brand."
+    )
     paid_at = models.DateTimeField(null=True, blank=True)
     codes = models.JSONField(default=list, blank=True, help_text="Voucher codes entered.")
     cashback_total = MoneyField(
@@ -101,6 +106,11 @@ class Order(TimeStampedModel):
                 condition=Q(refunded_amount__lte=F("total")), name="order_refund_within_total"
             ),
             models.CheckConstraint(
+                condition=Q(wallet_amount__gte=0, wallet_amount__lte=F("total")),
+                name="order_wallet_amount_within_total",
+                violation_error_message="The wallet cannot pay more than the order total.",
+            ),
+            models.CheckConstraint(
                 condition=Q(discount_amount__gte=0, discount_amount__lte=F("discount_total"))
                 & (
                     Q(discount_percentage__isnull=True)
@@ -112,6 +122,11 @@ class Order(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"Order {self.pk}"
+
+    @property
+    def amount_due(self) -> Decimal:
+        """What is left to pay by other means than the wallet."""
+        return self.total - self.wallet_amount
 
     def calculate_total(self) -> "OrderTotals":
         """The order's totals derived from its lines' prices, the promotion allocations of its

@@ -46,6 +46,7 @@ from orders.services.placement import (
     basket_price,
     order_place,
 )
+from wallets.selectors import wallet_for_customer
 
 BASKET_SESSION_KEY = "storefront_basket"
 PLACED_SESSION_KEY = "storefront_placed_orders"
@@ -354,6 +355,11 @@ def _render(
         or AddProductForm(brand=brand, quantities={}, initial={"quantity": 1}),
         "code_form": forms.get("code") or CodeForm(codes=basket.codes),
         "login_url": _login_url(),
+        "wallet": (
+            wallet_for_customer(customer=shopper.customer, brand_id=brand.pk)
+            if shopper.customer is not None and brand is not None
+            else None
+        ),
     }
     return render(request, "orders/basket.html", context, status=status)
 
@@ -493,7 +499,14 @@ def basket_place(request: HttpRequest) -> HttpResponse:
     one order: a replay shows the order the first submit placed."""
     form = PlaceOrderForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "This order form is out of date. Review your basket and try again.")
+        if "wallet_amount" in form.errors:
+            messages.error(
+                request, "Enter the amount to pay from your wallet, in cents, above zero."
+            )
+        else:
+            messages.error(
+                request, "This order form is out of date. Review your basket and try again."
+            )
         return _back()
     key = form.cleaned_data["idempotency_key"]
     placed = request.session.get(PLACED_SESSION_KEY) or {}
@@ -518,6 +531,7 @@ def basket_place(request: HttpRequest) -> HttpResponse:
             payment_method=basket.payment_method,
             codes=basket.codes,
             idempotency_key=key,
+            wallet_amount=form.cleaned_data.get("wallet_amount"),
         )
     except ConflictError:
         messages.error(request, "Your basket changed since this page was shown. Please review it.")

@@ -14,6 +14,7 @@ import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from decimal import Decimal
 
 import pytest
 import schemathesis
@@ -42,6 +43,7 @@ from promotions.services.lifecycle import promotion_save
 from promotions.tests.factories import PromotionFactory
 from rules.models import Rule, RuleTrigger
 from rules.services.authoring import vip_example_install
+from wallets.services import wallet_credit
 
 SCHEMA_URL = "/api/schema/"
 JSON = "application/json"
@@ -154,6 +156,15 @@ def build_world() -> World:
         messages.append(notification.inbox_message.pk)
     vip_example_install()
     tenants = (a, b)
+    wallets = [
+        wallet_credit(
+            customer=t.customer,
+            brand=t.brand,
+            amount=Decimal("30.00"),
+            idempotency_key=f"fuzz-{t.brand.slug}",
+        ).transaction.wallet_id
+        for t in tenants
+    ]
     products = [p.pk for t in tenants for p in (t.product, t.cheap_product, t.inactive_product)]
     path_ids = {
         "categories": [c.pk for t in tenants for c in (t.root_category, t.child_category)],
@@ -165,6 +176,7 @@ def build_world() -> World:
         "promotions": [promotion.pk for promotion in promotions],
         "rules": list(Rule.objects.values_list("pk", flat=True)),
         "rule-triggers": list(RuleTrigger.objects.values_list("pk", flat=True)),
+        "wallets": wallets,
     }
     values = {
         "brand": [t.brand.slug for t in tenants],
@@ -364,6 +376,7 @@ EXTRA_VALUES = {
     "params": [{"percent": "10"}],
     "all_products": [True],
     "points": [5],
+    "amount": ["5.00"],
     "reason": ["Goodwill"],
     "payment_status": ["paid"],
     "actions": [[{"action_type": "DISCOUNT", "action_params": {"percentage": 10}}]],

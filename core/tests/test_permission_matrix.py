@@ -15,6 +15,7 @@ until it is added to `B_OBJECTS` / `FILTER_VALUES` (or declared global or plain)
 
 import json
 from dataclasses import dataclass
+from decimal import Decimal
 
 import pytest
 from drf_spectacular.generators import SchemaGenerator
@@ -36,6 +37,8 @@ from promotions.services.lifecycle import promotion_save
 from promotions.tests.factories import PromotionFactory
 from rules.models import Event, RuleFiring
 from rules.tests.factories import make_rule
+from wallets.models import Wallet
+from wallets.services import wallet_credit
 
 pytestmark = pytest.mark.django_db
 
@@ -96,6 +99,7 @@ BODIES = {
         "points": 5,
         "reason": "Matrix",
     },
+    ("POST", "/api/v1/wallets/{wallet_id}/adjustments/"): {"amount": "5.00", "reason": "Matrix"},
 }
 # A list's model, for the role expectations: (app_label, model).
 LIST_MODELS = {
@@ -109,6 +113,7 @@ LIST_MODELS = {
     "/api/v1/rule-firings/": ("rules", "rulefiring"),
     "/api/v1/loyalty/accounts/": ("loyalty_management", "loyaltyaccount"),
     "/api/v1/loyalty/adjustments/": ("loyalty_management", "loyaltyadjustment"),
+    "/api/v1/wallets/": ("wallets", "wallet"),
 }
 
 
@@ -148,6 +153,12 @@ def _brand_objects(tenant, key: str, template) -> dict[str, int]:
     message = NotificationService.send_notification(
         event=template.event, payload={}, customer=tenant.customer
     ).inbox_message
+    wallet = wallet_credit(
+        customer=tenant.customer,
+        brand=tenant.brand,
+        amount=Decimal("20.00"),
+        idempotency_key=f"matrix-{key}",
+    ).transaction.wallet
     return {
         "categories": tenant.root_category.pk,
         "customers": tenant.customer.pk,
@@ -160,6 +171,7 @@ def _brand_objects(tenant, key: str, template) -> dict[str, int]:
         "accounts": account.pk,
         "adjustments": adjustment.pk,
         "notifications": message.pk,
+        "wallets": wallet.pk,
     }
 
 
@@ -179,6 +191,7 @@ def _snapshot(b_ids: dict[str, int]) -> tuple:
         list(LoyaltyAccount.objects.filter(pk=b_ids["accounts"]).values_list("available_points")),
         list(InboxMessage.objects.filter(pk=b_ids["notifications"]).values_list("read_at")),
         CustomerLabel.objects.filter(label_id=b_ids["labels"]).count(),
+        list(Wallet.objects.filter(pk=b_ids["wallets"]).values_list("balance")),
     )
 
 

@@ -1,6 +1,7 @@
 """Wire format of orders: input serializers parse, output serializers render."""
 
 import re
+from decimal import Decimal
 
 from rest_framework import serializers
 
@@ -52,12 +53,25 @@ class OrderCreateInputSerializer(serializers.Serializer):
         max_length=10,
         help_text="Voucher codes the customer entered.",
     )
+    wallet_amount = serializers.DecimalField(
+        max_digits=14,
+        decimal_places=2,
+        min_value=Decimal("0.01"),
+        max_value=Decimal("100000.00"),
+        required=False,
+        allow_null=True,
+        help_text=(
+            "Pay up to this much from the customer's wallet at the brand (never more than the "
+            "order total). More than the wallet holds is a 400 `wallet_insufficient`."
+        ),
+    )
 
 
 class QuoteInputSerializer(OrderCreateInputSerializer):
     at = serializers.DateTimeField(
         required=False, help_text="Price as of this instant (default: now)."
     )
+    wallet_amount = None  # a quote prices the basket; the tender is chosen when ordering
 
 
 class PaymentStatusInputSerializer(serializers.Serializer):
@@ -131,6 +145,12 @@ class OrderPromotionOutputSerializer(serializers.ModelSerializer):
 class OrderOutputSerializer(serializers.ModelSerializer):
     brand = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     store = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
+    amount_due = serializers.DecimalField(
+        max_digits=14,
+        decimal_places=2,
+        read_only=True,
+        help_text="What is left to pay by other means than the wallet.",
+    )
 
     class Meta:
         model = Order
@@ -150,6 +170,8 @@ class OrderOutputSerializer(serializers.ModelSerializer):
             "discount_amount",
             "discount_description",
             "total",
+            "wallet_amount",
+            "amount_due",
             "refunded_amount",
             "cashback_total",
             "codes",

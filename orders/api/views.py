@@ -163,6 +163,7 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
             payment_method=data["payment_method"],
             codes=data["codes"],
             idempotency_key=idempotency_key,
+            wallet_amount=data.get("wallet_amount"),
         )
         return Response(
             OrderDetailOutputSerializer(_rendered(order.pk)).data,

@@ -13,6 +13,9 @@ the order total makes the order `refunded`.
 Promotion usage follows in the same transaction: paid commits the uses the order reserved,
 cancelled releases them (gives them back). A failed payment keeps them: the order may still be
 paid on a new attempt; only its cancellation frees its uses.
+
+The wallet part of the payment follows too: refunds give the wallet its share in proportion to
+what it paid, a cancellation gives it all back (`wallets.services.order_wallet_settle`, once).
 """
 
 from decimal import Decimal
@@ -25,6 +28,7 @@ from orders.models import Order, PaymentStatusChange
 from promotions.services.usage import usage_commit, usage_release
 from rules.models import Event
 from rules.services.events import rules_event_emit
+from wallets.services import order_wallet_settle
 
 PS = Order.PaymentStatus
 # The rule events a new payment status emits (their rules run after commit).
@@ -134,6 +138,8 @@ def order_set_payment_status(
         usage_commit(order=order)
     elif to_status == PS.CANCELLED:
         usage_release(order=order)
+    if order.wallet_amount and to_status in (PS.CANCELLED, PS.REFUNDED, PS.PARTIALLY_REFUNDED):
+        order_wallet_settle(order=order, actor=actor if getattr(actor, "pk", None) else None)
     event = RULE_EVENTS.get(to_status)
     if event is not None:
         rules_event_emit(

@@ -26,6 +26,7 @@ from promotions.services.usage import usage_reserve
 from rules.engine import EventContext, firings_run
 from rules.models import Event
 from rules.selectors import rules_for_event
+from wallets.services import wallet_pay_order
 
 MAX_LINES = 500
 MAX_QUANTITY = 10_000
@@ -154,6 +155,7 @@ def order_place(
     payment_method: str = "",
     codes: Sequence[str] = (),
     idempotency_key: str | None = None,
+    wallet_amount: Decimal | None = None,
 ) -> tuple[Order, bool]:
     """Place an order, priced by the pipeline with the brand's live promotions.
     Returns `(order, created)`.
@@ -167,8 +169,14 @@ def order_place(
     again with the live limits (a smaller budget caps the discount) and the order retried; the
     last attempt prices the refused promotions as exhausted. The order never gets a discount
     the limits did not allow.
+
+    With a `wallet_amount`, the customer's wallet at the brand pays up to that amount (never
+    more than the order total), debited in the order's transaction; the order stores the split
+    (`wallet_amount`, and `amount_due` left to pay by other means). Asking for more than the
+    wallet holds is refused with `wallet_insufficient` and writes nothing.
     """
     codes = sorted({code.strip().upper() for code in codes if code.strip()})
+    wallet_amount = _wallet_amount_checked(wallet_amount, customer)
     fingerprint = _fingerprint(
         store=store and store.id,
         channel=channel,
@@ -176,6 +184,8 @@ def order_place(
         payment_method=payment_method,
         codes=codes,
         lines=[(line.product_id, line.sku, line.quantity) for line in lines],
+        # Only when given, so that the fingerprints of orders without a wallet stay the same.
+        **({"wallet_amount": str(wallet_amount)} if wallet_amount else {}),
     )
     if idempotency_key:
         existing = _replayed(brand, idempotency_key, fingerprint)
@@ -205,10 +215,15 @@ def order_place(
                     priced,
                     idempotency_key,
                     fingerprint,
+                    wallet_amount,
                 )
                 refused_now = usage_reserve(order=order, applied=_usage_amounts(priced))
                 if refused_now:
                     raise _UsageRefused(refused_now)
+                if wallet_amount:
+                    wallet_pay_order(
+                        order=order, requested=wallet_amount, amount=order.wallet_amount
+                    )
         except _UsageRefused as error:
             refused |= error.promotion_ids
             continue
@@ -223,6 +238,25 @@ def order_place(
         "Promotion limits changed while the order was placed; please try again.",
         code="promotion_usage_contended",
     )
+
+
+def _wallet_amount_checked(amount: Decimal | None, customer: Customer | None) -> Decimal | None:
+    if not amount:
+        return None
+    amount = Decimal(amount)
+    if amount < 0 or amount != amount.quantize(Decimal("0.01")):
+        raise ApplicationError(
+            "The wallet amount must be positive, in cents.",
+            code="invalid_wallet_amount",
+            fields={"wallet_amount": ["Positive, in cents."]},
+        )
+    if customer is None:
+        raise ApplicationError(
+            "Only a customer's order can be paid from a wallet.",
+            code="wallet_requires_customer",
+            fields={"wallet_amount": ["The order has no customer."]},
+        )
+    return amount
 
 
 class _UsageRefused(Exception):
@@ -242,9 +276,10 @@ def _usage_amounts(priced: PricedBasket) -> dict[int, Decimal]:
 
 
 def _order_write(
-    brand, store, channel, customer, payment_method, codes, priced, key, fingerprint
+    brand, store, channel, customer, payment_method, codes, priced, key, fingerprint, wallet_amount
 ) -> Order:
     money = priced.money
+    total = money(priced.total)
     order = Order.objects.create(
         brand=brand,
         store=store,
@@ -255,7 +290,8 @@ def _order_write(
         currency=brand.currency,
         subtotal=money(priced.subtotal),
         discount_total=money(priced.discount_total),
-        total=money(priced.total),
+        total=total,
+        wallet_amount=min(wallet_amount, total) if wallet_amount else Decimal("0.00"),
         cashback_total=money(priced.cashback_total),
         discount_percentage=priced.discount_percentage,
         discount_amount=money(priced.rule_discount_total),
