@@ -8,7 +8,9 @@ from django.db import IntegrityError
 from django.test import TestCase
 from django.utils import timezone
 
+from brands.tests.factories import UserFactory
 from catalog.tests.factories import ProductFactory
+from core.tests.api_world import token_client
 from customers.tests.factories import CustomerFactory
 from loyalty_management.models import LoyaltyAccount, LoyaltyTransaction
 from loyalty_management.tests.factories import LoyaltyProgramFactory, make_order
@@ -331,3 +333,40 @@ def test_concurrent_duplicate_deliveries_credit_once_and_reverse_once():
     assert reversed_points(order) == 6
     assert LoyaltyTransaction.objects.filter(order=order, kind=Kind.CASHBACK_REVERSED).count() == 1
     assert_ledger_invariants(account.pk)
+
+
+@pytest.mark.django_db
+def test_the_customer_and_staff_see_the_cashback_credited_in_the_api_and_admin(a, client):
+    # Given brand A's program and a paid order with 10% cashback, a fifth of it refunded
+    LoyaltyProgramFactory(brand=a.brand, points_per_unit=Decimal("1.00"))
+    live(a.brand, type="cashback", params={"percent": "10"})
+    order = place_order(
+        brand=a.brand, products_and_quantities=[(a.product, 4)], customer=a.customer
+    )
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        pay(order)
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        refund(order, "10.00", partial=True)
+
+    # When the customer lists their ledger by kind and reads the order
+    customer = token_client(a.customer.user)
+    credited = customer.get("/api/v1/loyalty/me/transactions/", {"kind": "cashback"}).json()
+    taken = customer.get("/api/v1/loyalty/me/transactions/", {"kind": "cashback_reversed"})
+    detail = customer.get(f"/api/v1/orders/{order.pk}/").json()
+
+    # Then 50.00 paid gave 5.00 of cashback, 5 points, and the 10.00 refund took 1 back
+    assert [(row["kind"], row["points"]) for row in credited["results"]] == [("cashback", 5)]
+    assert [(row["kind"], row["points"]) for row in taken.json()["results"]] == [
+        ("cashback_reversed", -1)
+    ]
+    assert detail["cashback_total"] == "5.00"
+    assert detail["cashback_points"] == {"credited": 5, "reversed": 1}
+    assert token_client(a.staff).get(f"/api/v1/orders/{order.pk}/").json()["cashback_points"] == {
+        "credited": 5,
+        "reversed": 1,
+    }
+
+    # And the admin order page says it in a sentence
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    page = client.get(f"/admin/orders/order/{order.pk}/change/").content.decode()
+    assert "5 points credited, 1 taken back by refunds." in page
