@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from brands.tests.factories import UserFactory
 from catalog.tests.factories import ProductFactory
+from core.models import OutboxMessage
 from core.tests.api_world import token_client
 from customers.tests.factories import CustomerFactory
 from loyalty_management.models import LoyaltyAccount, LoyaltyTransaction
@@ -370,3 +371,31 @@ def test_the_customer_and_staff_see_the_cashback_credited_in_the_api_and_admin(a
     client.force_login(UserFactory(is_staff=True, is_superuser=True))
     page = client.get(f"/admin/orders/order/{order.pk}/change/").content.decode()
     assert "5 points credited, 1 taken back by refunds." in page
+
+
+@pytest.mark.django_db
+def test_paying_writes_the_cashback_credit_to_the_outbox_only_for_orders_with_cashback(
+    brand, customer, program
+):
+    # Given an order without cashback and one with 2.00 of it
+    plain = make_order(brand=brand, customer=customer, total="20.00")
+    with_cashback = order_with_cashback(
+        brand=brand, customer=customer, total="20.00", cashback="2.00"
+    )
+
+    # When both are paid, then refunded
+    with TestCase.captureOnCommitCallbacks(execute=False):
+        for order in (plain, with_cashback):
+            pay(order)
+            refund(order)
+
+    # Then the outbox owes the cashback credit and reversal of the second order only
+    owed = list(
+        OutboxMessage.objects.filter(task__contains="cashback")
+        .order_by("pk")
+        .values_list("task", "kwargs")
+    )
+    assert owed == [
+        ("marketing.credit_cashback_for_order", {"order_id": with_cashback.pk}),
+        ("marketing.reverse_cashback_for_order", {"order_id": with_cashback.pk}),
+    ]
