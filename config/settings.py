@@ -503,6 +503,19 @@ CELERY_BEAT_SCHEDULE["wallets-expire-inactive"] = {
     "schedule": crontab(hour=4, minute=15),
 }
 
+# --- Cashback ---------------------------------------------------------------------------------
+# Cashback is credited as loyalty points when an order is paid and taken back on refunds
+# (`marketing.cashback`); the rate is the program's `cashback_points_per_unit`. The sweep
+# `marketing.reconcile_cashback` (every 10 minutes) credits and reverses what a lost task left
+# undone, for orders older than CASHBACK_RECONCILE_AFTER_MINUTES and at most
+# CASHBACK_RECONCILE_LOOKBACK_DAYS old.
+CASHBACK_RECONCILE_AFTER_MINUTES = int(os.environ.get("CASHBACK_RECONCILE_AFTER_MINUTES", "10"))
+CASHBACK_RECONCILE_LOOKBACK_DAYS = int(os.environ.get("CASHBACK_RECONCILE_LOOKBACK_DAYS", "30"))
+CELERY_BEAT_SCHEDULE["marketing-reconcile-cashback"] = {
+    "task": "marketing.reconcile_cashback",
+    "schedule": 10 * 60,
+}
+
 # --- Logging and error reporting --------------------------------------------------------------
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
 LOGGING = {

@@ -62,6 +62,7 @@ class LoyaltyProgramAdmin(BrandScopedAdminMixin, admin.ModelAdmin):
     fieldsets = [
         (None, {"fields": ["brand", "name", "is_active"]}),
         ("Earning", {"fields": ["points_per_unit", "unit_amount", "minimum_order_amount"]}),
+        ("Cashback", {"fields": ["cashback_points_per_unit"]}),
         ("Pending and expiry", {"fields": ["pending_days", "expiry_policy", "expiry_days"]}),
         ("Tiers", {"fields": ["tier_basis", "tier_window_months"]}),
     ]

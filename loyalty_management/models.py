@@ -5,9 +5,10 @@ Balances, all in whole points:
 
 - `LoyaltyTransaction` rows are never updated or deleted. The sum of an account's `points` is
   its balance, `available_points + pending_points`.
-- Every credit (earned, bonus, positive adjustment) opens one `LoyaltyLot` that keeps what
-  remains of it, when it becomes available and when it expires. Every debit (redeemed, expired,
-  reversed, negative adjustment) records the lots it consumed in `LoyaltyLotConsumption`.
+- Every credit (earned, bonus, cashback, positive adjustment) opens one `LoyaltyLot` that keeps
+  what remains of it, when it becomes available and when it expires. Every debit (redeemed,
+  expired, reversed, cashback reversed, negative adjustment) records the lots it consumed in
+  `LoyaltyLotConsumption`.
 - `pending_points` is what remains of the lots still pending. A debit that no lot covers
   (points already spent before a refund) leaves the account negative; the next lot that becomes
   available settles that debt first, recorded as a consumption of the debit, so a lot is never
@@ -64,6 +65,16 @@ class LoyaltyProgram(TimeStampedModel):
     expiry_days = models.PositiveIntegerField(
         null=True, blank=True, help_text="With the `after_days` policy: days after earning."
     )
+    cashback_points_per_unit = models.DecimalField(
+        max_digits=8,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text=(
+            "Points credited per unit amount of cashback, rounded down per order. Empty: the "
+            "earning rate (points per unit)."
+        ),
+    )
     tier_basis = models.CharField(max_length=8, choices=TierBasis.choices, default=TierBasis.POINTS)
     tier_window_months = models.PositiveIntegerField(
         default=12, help_text="The rolling window tiers qualify over."
@@ -84,6 +95,12 @@ class LoyaltyProgram(TimeStampedModel):
                 violation_error_message=(
                     "Give expiry days (above 0) with the after-days policy, and none without it."
                 ),
+            ),
+            models.CheckConstraint(
+                condition=Q(cashback_points_per_unit__isnull=True)
+                | Q(cashback_points_per_unit__gt=0),
+                name="loyalty_program_cashback_rate_positive",
+                violation_error_message="Cashback points per unit must be above 0, or empty.",
             ),
             models.CheckConstraint(
                 condition=Q(tier_window_months__gt=0),
@@ -208,11 +225,13 @@ class LoyaltyTransaction(models.Model):
         REVERSED = "reversed", "Reversed"
         ADJUSTED = "adjusted", "Adjusted"
         BONUS = "bonus", "Bonus"
+        CASHBACK = "cashback", "Cashback"
+        CASHBACK_REVERSED = "cashback_reversed", "Cashback reversed"
 
     account = models.ForeignKey(
         LoyaltyAccount, on_delete=models.PROTECT, related_name="transactions"
     )
-    kind = models.CharField(max_length=16, choices=Kind.choices)
+    kind = models.CharField(max_length=24, choices=Kind.choices)
     points = models.BigIntegerField()
     order = models.ForeignKey(
         "orders.Order",
@@ -248,15 +267,24 @@ class LoyaltyTransaction(models.Model):
                 condition=Q(kind="earned"),
                 name="loyalty_tx_one_earned_per_order",
             ),
+            models.UniqueConstraint(
+                fields=["order"],
+                condition=Q(kind="cashback"),
+                name="loyalty_tx_one_cashback_per_order",
+            ),
             models.CheckConstraint(
-                condition=Q(kind__in=["earned", "bonus"], points__gt=0)
-                | Q(kind__in=["redeemed", "expired", "reversed"], points__lt=0)
+                condition=Q(kind__in=["earned", "bonus", "cashback"], points__gt=0)
+                | Q(
+                    kind__in=["redeemed", "expired", "reversed", "cashback_reversed"],
+                    points__lt=0,
+                )
                 | Q(kind="adjusted"),
                 name="loyalty_tx_points_sign_matches_kind",
             ),
             models.CheckConstraint(
-                condition=~Q(kind__in=["earned", "reversed"]) | Q(order__isnull=False),
-                name="loyalty_tx_earned_reversed_have_order",
+                condition=~Q(kind__in=["earned", "reversed", "cashback", "cashback_reversed"])
+                | Q(order__isnull=False),
+                name="loyalty_tx_order_kinds_have_order",
             ),
             models.CheckConstraint(
                 condition=~Q(kind="adjusted") | ~Q(reason=""),

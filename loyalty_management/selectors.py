@@ -5,7 +5,8 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from dateutil.relativedelta import relativedelta
-from django.db.models import QuerySet, Sum
+from django.db.models import Q, QuerySet, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from brands.selectors import scope_to_user_brands
@@ -95,6 +96,24 @@ def transactions_for_customer(
     if brand_id is not None:
         queryset = queryset.filter(account__program__brand_id=brand_id)
     return queryset.order_by("-created_at", "-id")
+
+
+@dataclass(frozen=True)
+class OrderCashbackPoints:
+    credited: int
+    reversed: int
+
+
+def order_cashback_points(*, order_id: int) -> OrderCashbackPoints:
+    """The cashback points an order was credited, and how many its refunds took back."""
+    Kind = LoyaltyTransaction.Kind
+    totals = LoyaltyTransaction.objects.filter(
+        order_id=order_id, kind__in=[Kind.CASHBACK, Kind.CASHBACK_REVERSED]
+    ).aggregate(
+        credited=Coalesce(Sum("points", filter=Q(kind=Kind.CASHBACK)), 0),
+        reversed=Coalesce(Sum("points", filter=Q(kind=Kind.CASHBACK_REVERSED)), 0),
+    )
+    return OrderCashbackPoints(credited=totals["credited"], reversed=-totals["reversed"])
 
 
 def accounts_for_staff(*, user) -> QuerySet[LoyaltyAccount]:

@@ -1,9 +1,10 @@
 """Order receivers: remember the payment status before a save, and after the save enqueue
 the loyalty work its change calls for, once the transaction commits.
 
-- becomes paid (created paid, or changed to paid; never when it already was): award points;
+- becomes paid (created paid, or changed to paid; never when it already was): award points,
+  and credit its cashback when it has some;
 - refunded or partially refunded (a new status or a new refunded amount), or a paid order
-  cancelled: reverse what it no longer keeps.
+  cancelled: reverse what it no longer keeps, points and cashback.
 
 The work goes through the outbox (`core.outbox`): it is written with the order's change and
 sent after the commit, so a broker that is down delays it and loses nothing.
@@ -35,6 +36,8 @@ def remember_payment_status(sender, instance: Order, raw=False, update_fields=No
 
 AWARD_TASK = "marketing.award_loyalty_points_for_order"
 REVERSE_TASK = "marketing.reverse_loyalty_points_for_order"
+CASHBACK_CREDIT_TASK = "marketing.credit_cashback_for_order"
+CASHBACK_REVERSE_TASK = "marketing.reverse_cashback_for_order"
 
 
 def _enqueue(task: str, order_id: int) -> None:
@@ -47,9 +50,12 @@ def enqueue_loyalty_work(sender, instance: Order, created: bool, raw=False, **kw
     if raw:
         return
     status = instance.payment_status
+    has_cashback = instance.cashback_total > 0
     if created:
         if status == PS.PAID:
             _enqueue(AWARD_TASK, instance.pk)
+            if has_cashback:
+                _enqueue(CASHBACK_CREDIT_TASK, instance.pk)
         return
     if previous is None:
         return
@@ -60,5 +66,9 @@ def enqueue_loyalty_work(sender, instance: Order, created: bool, raw=False, **kw
     cancelled_after_payment = status == PS.CANCELLED and previous_status in EARNING_STATUSES
     if status == PS.PAID and previous_status != PS.PAID:
         _enqueue(AWARD_TASK, instance.pk)
+        if has_cashback:
+            _enqueue(CASHBACK_CREDIT_TASK, instance.pk)
     elif refunded or cancelled_after_payment:
         _enqueue(REVERSE_TASK, instance.pk)
+        if has_cashback:
+            _enqueue(CASHBACK_REVERSE_TASK, instance.pk)

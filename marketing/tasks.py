@@ -10,6 +10,7 @@ import logging
 from django.db import InterfaceError, OperationalError
 
 from config.celery_app import app
+from marketing.cashback import cashback_credit, cashback_reconcile, cashback_reverse
 from marketing.services import (
     EARNING_STATUSES,
     award_loyalty_points,
@@ -58,3 +59,21 @@ def reverse_loyalty_points_for_order_task(order_id: int) -> str:
 def reconcile_loyalty_points_task() -> dict[str, int]:
     result = loyalty_points_reconcile()
     return {"awarded": result.awarded, "reversed": result.reversed}
+
+
+@app.task(name="marketing.credit_cashback_for_order", **RETRY_OPTIONS)
+def credit_cashback_for_order_task(order_id: int) -> str:
+    transaction = cashback_credit(order_id=order_id)
+    return "credited" if transaction is not None else "nothing"
+
+
+@app.task(name="marketing.reverse_cashback_for_order", **RETRY_OPTIONS)
+def reverse_cashback_for_order_task(order_id: int) -> str:
+    transaction = cashback_reverse(order_id=order_id)
+    return "reversed" if transaction is not None else "nothing"
+
+
+@app.task(name="marketing.reconcile_cashback", acks_late=True)
+def reconcile_cashback_task() -> dict[str, int]:
+    result = cashback_reconcile()
+    return {"credited": result.credited, "reversed": result.reversed}

@@ -8,6 +8,7 @@ from django.contrib.admin.helpers import ActionForm
 
 from brands.admin import BrandListFilter, BrandScopedAdminMixin, StoreListFilter
 from core.errors import ApplicationError
+from loyalty_management.selectors import order_cashback_points
 from orders.models import Order, OrderLine, PaymentStatusChange
 from orders.services.payment import order_set_payment_status
 
@@ -110,6 +111,7 @@ class OrderAdmin(BrandScopedAdminMixin, admin.ModelAdmin):
             },
         ),
         ("Totals", {"fields": ["currency", "subtotal", "discount_total", "total"]}),
+        ("Cashback", {"fields": ["cashback_total", "cashback_points"]}),
         ("Idempotency", {"fields": ["idempotency_key"], "classes": ["collapse"]}),
     ]
     readonly_fields = [
@@ -129,11 +131,22 @@ class OrderAdmin(BrandScopedAdminMixin, admin.ModelAdmin):
         "subtotal",
         "discount_total",
         "total",
+        "cashback_total",
+        "cashback_points",
         "idempotency_key",
     ]
     inlines = [OrderLineInline, PaymentStatusChangeInline]
     action_form = OrderActionForm
     actions = ["mark_paid", "mark_failed", "mark_cancelled", "refund"]
+
+    @admin.display(description="cashback points")
+    def cashback_points(self, obj):
+        points = order_cashback_points(order_id=obj.pk)
+        if not points.credited:
+            return "None credited yet." if obj.cashback_total > 0 else "None."
+        if points.reversed:
+            return f"{points.credited} points credited, {points.reversed} taken back by refunds."
+        return f"{points.credited} points credited."
 
     def has_add_permission(self, request):
         # Orders are placed through the order service (storefront, POS); not typed in here.

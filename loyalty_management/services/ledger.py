@@ -40,10 +40,15 @@ from loyalty_management.models import (
 logger = logging.getLogger(__name__)
 
 Kind = LoyaltyTransaction.Kind
-CREDIT_KINDS = frozenset({Kind.EARNED, Kind.BONUS, Kind.ADJUSTED})
-DEBIT_KINDS = frozenset({Kind.REDEEMED, Kind.REVERSED, Kind.ADJUSTED})
-# Kinds that count towards lifetime points (reversals take back what an order earned).
-LIFETIME_KINDS = (Kind.EARNED, Kind.BONUS, Kind.REVERSED)
+CREDIT_KINDS = frozenset({Kind.EARNED, Kind.BONUS, Kind.CASHBACK, Kind.ADJUSTED})
+DEBIT_KINDS = frozenset({Kind.REDEEMED, Kind.REVERSED, Kind.CASHBACK_REVERSED, Kind.ADJUSTED})
+# Kinds that count towards lifetime points (reversals take back what an order earned or its
+# cashback credited).
+LIFETIME_KINDS = (Kind.EARNED, Kind.BONUS, Kind.REVERSED, Kind.CASHBACK, Kind.CASHBACK_REVERSED)
+# Credits an order has at most one of (a partial unique constraint), and the debit that takes
+# each back, consuming the order's own lot of that credit first.
+ORDER_CREDIT_KINDS = frozenset({Kind.EARNED, Kind.CASHBACK})
+REVERSAL_OF = {Kind.REVERSED: Kind.EARNED, Kind.CASHBACK_REVERSED: Kind.CASHBACK}
 SWEEP_BATCH = 500
 
 
@@ -131,7 +136,7 @@ def ledger_credit(
     now: datetime | None = None,
 ) -> LedgerWrite:
     """Credit `points` (> 0) and open their lot. A replay of `idempotency_key` (or a second
-    `earned` for the same order) returns the existing transaction and changes nothing.
+    `earned` or `cashback` for the same order) returns the existing transaction and changes nothing.
 
     The lot is pending for `pending_days`, and expires by the program's policy.
     """
@@ -162,8 +167,8 @@ def ledger_credit(
     )
     if credit is None:
         existing = _existing(idempotency_key)
-        if existing is None and kind == Kind.EARNED and order is not None:
-            existing = LoyaltyTransaction.objects.get(order=order, kind=Kind.EARNED)
+        if existing is None and kind in ORDER_CREDIT_KINDS and order is not None:
+            existing = LoyaltyTransaction.objects.get(order=order, kind=kind)
         return LedgerWrite(existing, created=False)
 
     available_at = now + timedelta(days=pending_days)
@@ -263,8 +268,9 @@ def ledger_debit(
     """Debit `points` (> 0). A replay of `idempotency_key` returns the first transaction.
 
     - `redeemed`: refused when the account is negative or has fewer available points.
-    - `reversed`: takes the order's own lot first (pending points are simply cancelled), then
-      available lots; what no lot covers leaves the account negative.
+    - `reversed`, `cashback_reversed`: take the order's own lot of what they reverse (`earned`,
+      `cashback`) first (pending points are simply cancelled), then available lots; what no lot
+      covers leaves the account negative.
     - `adjusted`: available lots, then the account may go negative.
     """
     if kind not in DEBIT_KINDS:
@@ -310,9 +316,12 @@ def ledger_debit(
         return LedgerWrite(_existing(idempotency_key), created=False)
 
     taken = pending_taken = 0
-    if kind == Kind.REVERSED and order is not None:
+    if kind in REVERSAL_OF and order is not None:
         own_lots = LoyaltyLot.objects.filter(
-            account=account, credit__order=order, credit__kind=Kind.EARNED, remaining_points__gt=0
+            account=account,
+            credit__order=order,
+            credit__kind=REVERSAL_OF[kind],
+            remaining_points__gt=0,
         )
         taken, pending_taken = _consume(debit, points, own_lots, now)
     if taken < points:
@@ -323,7 +332,7 @@ def ledger_debit(
         account,
         available=-(points - pending_taken),
         pending=-pending_taken,
-        lifetime=-points if kind == Kind.REVERSED else 0,
+        lifetime=-points if kind in REVERSAL_OF else 0,
     )
     return LedgerWrite(debit, created=True)
 

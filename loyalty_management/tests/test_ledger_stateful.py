@@ -1,4 +1,4 @@
-"""Random sequences of earn, spend, refund, expire, release and time passing on a few
+"""Random sequences of earn, cashback, spend, refund, expire, release and time passing on a few
 accounts keep every ledger invariant (see `invariants.py`)."""
 
 import uuid
@@ -28,8 +28,9 @@ from loyalty_management.services.ledger import (
 )
 from loyalty_management.tests.factories import LoyaltyProgramFactory, make_order
 from loyalty_management.tests.invariants import assert_ledger_invariants
+from marketing.cashback import cashback_credit, cashback_reverse
 from marketing.services import reverse_loyalty_points
-from orders.models import Order
+from orders.models import Order, OrderPromotion
 
 Kind = LoyaltyTransaction.Kind
 PS = Order.PaymentStatus
@@ -79,6 +80,28 @@ class LedgerMachine(RuleBasedStateMachine):
         )
         return order
 
+    @rule(order=earned_orders, amount=st.integers(1, 30), twice=st.booleans())
+    def cashback(self, order, amount, twice):
+        """The order's cashback (`amount` whole units, one point each) credited when it is
+        paid; partly refunded already, the refunded share is taken back at once."""
+        order.refresh_from_db()
+        if not order.applied_promotions.exists():
+            OrderPromotion.objects.create(
+                order=order,
+                promotion_version=1,
+                name="Cashback",
+                type="cashback",
+                kind=OrderPromotion.Kind.CASHBACK,
+                amount=Decimal(amount),
+            )
+            Order.objects.filter(pk=order.pk, payment_status=PS.PENDING).update(
+                payment_status=PS.PAID
+            )
+        first = cashback_credit(order_id=order.pk)
+        if twice:  # a duplicate delivery of the credit task
+            again = cashback_credit(order_id=order.pk)
+            assert (again and again.pk) == (first and first.pk)
+
     @rule(index=st.integers(0, 1), points=st.integers(1, 150))
     def spend(self, index, points):
         account = self.accounts[index]
@@ -123,8 +146,17 @@ class LedgerMachine(RuleBasedStateMachine):
         Order.objects.filter(pk=order.pk).update(payment_status=status, refunded_amount=refunded)
         order.refresh_from_db()
         reverse_loyalty_points(order=order)
-        if twice:  # a duplicate delivery of the reversal task
+        cashback_reverse(order_id=order.pk)
+        if twice:  # a duplicate delivery of the reversal tasks
             assert reverse_loyalty_points(order=order) is None
+            assert cashback_reverse(order_id=order.pk) is None
+        credited = order.loyalty_transactions.filter(kind=Kind.CASHBACK).first()
+        if credited is not None:  # never more taken back than was credited
+            taken = -sum(
+                row.points for row in order.loyalty_transactions.filter(kind=Kind.CASHBACK_REVERSED)
+            )
+            assert taken <= credited.points
+            assert (taken == credited.points) == (order.payment_status == PS.REFUNDED)
 
     @rule(days=st.integers(1, 15))
     def time_passes(self, days):

@@ -3,9 +3,11 @@
 import re
 from decimal import Decimal
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from core.api.filters import MAX_ID
+from loyalty_management.selectors import order_cashback_points
 from orders.models import Order, OrderLine, OrderPromotion
 from orders.services.placement import MAX_LINES, MAX_QUANTITY
 
@@ -182,9 +184,17 @@ class OrderOutputSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class CashbackPointsSerializer(serializers.Serializer):
+    credited = serializers.IntegerField(
+        help_text="Loyalty points credited for the order's cashback once paid (0 until then)."
+    )
+    reversed = serializers.IntegerField(help_text="Of those, points its refunds took back.")
+
+
 class OrderDetailOutputSerializer(OrderOutputSerializer):
     lines = OrderLineOutputSerializer(many=True, read_only=True)
     applied_promotions = OrderPromotionOutputSerializer(many=True, read_only=True)
+    cashback_points = serializers.SerializerMethodField()
 
     class Meta(OrderOutputSerializer.Meta):
         fields = [
@@ -194,10 +204,16 @@ class OrderDetailOutputSerializer(OrderOutputSerializer):
             "lines",
             "applied_promotions",
             "rule_discounts",
+            "cashback_points",
         ]
         read_only_fields = fields
 
     rule_discounts = RuleDiscountSerializer(many=True, read_only=True)
+
+    @extend_schema_field(CashbackPointsSerializer)
+    def get_cashback_points(self, order: Order) -> dict:
+        points = order_cashback_points(order_id=order.pk)
+        return {"credited": points.credited, "reversed": points.reversed}
 
 
 MONEY = {"max_digits": 14, "decimal_places": 2}

@@ -42,7 +42,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
-ENGINE_VERSION = "1.0.0"
+ENGINE_VERSION = "1.1.0"
 SCHEMA_VERSION = 1
 BASIS_POINTS = 10_000
 # Every amount, and the basket subtotal, stays below 2**53 so JavaScript Numbers are exact.
@@ -441,6 +441,7 @@ class _Run:
         "basket",
         "cashback",
         "claimed",
+        "earned",
         "payment_method",
         "reasons",
         "remaining",
@@ -452,6 +453,8 @@ class _Run:
         self.payment_method = payment_method
         self.remaining = list(basket.price)
         self.claimed = [False] * len(basket.price)
+        # Units a standard cashback earned on (cashback never looks at `claimed`).
+        self.earned = [False] * len(basket.price)
         self.applied: list[tuple] = []
         self.cashback: list[tuple] = []
         self.suggestions: list[dict] = []
@@ -471,6 +474,23 @@ class _Run:
             first = start[line]
             for unit in range(first, first + quantity[line]):
                 if remaining[unit] > 0 and (stackable or not claimed[unit]):
+                    units.append(unit)
+        return units
+
+    def cashback_available(self, lines: Sequence[int], stackable: bool) -> list[int]:
+        """Units of `lines` still to pay for, whatever discounted them, that no standard
+        cashback earned on yet unless the asking cashback is stackable."""
+        remaining, earned, start, quantity = (
+            self.remaining,
+            self.earned,
+            self.basket.start,
+            self.basket.quantity,
+        )
+        units = []
+        for line in lines:
+            first = start[line]
+            for unit in range(first, first + quantity[line]):
+                if remaining[unit] > 0 and (stackable or not earned[unit]):
                     units.append(unit)
         return units
 
@@ -933,8 +953,9 @@ def _payment_discount(run: _Run, promotion: dict, stackable: bool, limits: dict)
 
 
 def _cashback(run: _Run, promotion: dict, stackable: bool, limits: dict) -> _Outcome:
-    """P% of what remains to pay on the eligible units, credited after payment."""
-    units = run.available(run.basket.scope_lines(promotion.get("scope")), stackable)
+    """P% of what remains to pay on the eligible units, whatever discounted them, credited
+    after payment."""
+    units = run.cashback_available(run.basket.scope_lines(promotion.get("scope")), stackable)
     if not units:
         return _Outcome(reason=NO_ELIGIBLE_UNITS)
     if _below_minimum(run, units, limits):
@@ -979,7 +1000,7 @@ def _commit(run: _Run, position: int, promotion: dict, phase: str, outcome: _Out
         run.reasons[position] = CONDITION_NOT_MET
         return
     if _stacking(promotion) != STACKABLE:
-        claimed = run.claimed
+        claimed = run.earned if phase == CASHBACK_PHASE else run.claimed
         for unit in outcome.participants:
             claimed[unit] = True
     if phase == CASHBACK_PHASE:

@@ -583,3 +583,27 @@ def test_the_admin_lists_and_shows_tickets_and_logs_of_the_staff_brands_only(wor
     superuser = Client()
     superuser.force_login(staff_user("root", superuser=True))
     assert superuser.post(f"/admin/promotions/posticket/{stored.pk}/delete/").status_code == 403
+
+
+def test_a_result_priced_by_the_previous_engine_is_unverifiable_not_a_mismatch(world):
+    # Given two tickets whose device result gives less cashback than this engine would (as
+    # engine 1.0.0 did on discounted items): one priced by 1.0.0, one claiming this engine
+    a, _ = world
+    tickets = []
+    for ticket_id, version in (("old", "1.0.0"), ("same", ENGINE_VERSION)):
+        ticket = device_ticket(a, ticket_id)
+        ticket["result"]["cashback_total"] += 25
+        ticket["result"]["engine_version"] = version
+        ticket["engine_version"] = version
+        tickets.append(ticket)
+    assert ENGINE_VERSION != "1.0.0"
+
+    # When they are uploaded
+    body = upload(a.device_key, tickets).json()
+
+    # Then the old engine's ticket is stored unverifiable, never compared; only a ticket that
+    # claims this engine is a mismatch
+    assert [(r["status"], r["unverifiable_reason"]) for r in body["results"]] == [
+        ("unverifiable", "engine_version"),
+        ("mismatch", None),
+    ]

@@ -6,7 +6,7 @@
 // input); products that could exceed it (amount x weight in allocations, amount x basis points)
 // switch to BigInt, so results stay exact.
 
-export const ENGINE_VERSION = "1.0.0";
+export const ENGINE_VERSION = "1.1.0";
 export const SCHEMA_VERSION = 1;
 export const BASIS_POINTS = 10000;
 export const MAX_AMOUNT = Number.MAX_SAFE_INTEGER;
@@ -374,6 +374,8 @@ class Run {
     this.paymentMethod = paymentMethod;
     this.remaining = basket.price.slice();
     this.claimed = new Uint8Array(basket.price.length);
+    // Units a standard cashback earned on (cashback never looks at `claimed`).
+    this.earned = new Uint8Array(basket.price.length);
     this.applied = [];
     this.cashback = [];
     this.suggestions = [];
@@ -389,6 +391,22 @@ class Run {
       const last = first + quantity[line];
       for (let unit = first; unit < last; unit++) {
         if (remaining[unit] > 0 && (stackable || !claimed[unit])) units.push(unit);
+      }
+    }
+    return units;
+  }
+
+  // Units still to pay for, whatever discounted them, that no standard cashback earned on yet
+  // unless the asking cashback is stackable.
+  cashbackAvailable(lines, stackable) {
+    const { remaining, earned } = this;
+    const { start, quantity } = this.basket;
+    const units = [];
+    for (const line of lines) {
+      const first = start[line];
+      const last = first + quantity[line];
+      for (let unit = first; unit < last; unit++) {
+        if (remaining[unit] > 0 && (stackable || !earned[unit])) units.push(unit);
       }
     }
     return units;
@@ -856,9 +874,10 @@ function paymentDiscount(run, promotion, stackable, limits) {
   });
 }
 
-// P% of what remains to pay on the eligible units, credited after payment.
+// P% of what remains to pay on the eligible units, whatever discounted them, credited after
+// payment.
 function cashback(run, promotion, stackable, limits) {
-  const units = run.available(run.basket.scopeLines(promotion.scope), stackable);
+  const units = run.cashbackAvailable(run.basket.scopeLines(promotion.scope), stackable);
   if (!units.length) return outcome({ reason: R.NO_ELIGIBLE_UNITS });
   if (belowMinimum(run, units, limits)) return outcome({ reason: R.CONDITION_NOT_MET });
   const params = promotion.params || {};
@@ -903,7 +922,8 @@ function commit(run, position, promotion, phase, result) {
     return;
   }
   if (stackingOf(promotion) !== STACKABLE) {
-    for (const unit of result.participants) run.claimed[unit] = 1;
+    const claimed = phase === CASHBACK_PHASE ? run.earned : run.claimed;
+    for (const unit of result.participants) claimed[unit] = 1;
   }
   if (phase === CASHBACK_PHASE) {
     run.cashback.push({ position, promotion, total, capped });
