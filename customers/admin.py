@@ -33,6 +33,7 @@ from customers.gdpr import customer_erase, customer_export, customer_may_be_eras
 from customers.models import Customer, CustomerBrand, PersonalDataAudit
 from customers.services import (
     customer_create,
+    customer_email_change_check,
     customer_link_brand,
     customer_login_email_check,
     customer_update,
@@ -200,7 +201,20 @@ class CustomerAdmin(PersonalDataAdminMixin, BrandScopedAdminMixin, admin.ModelAd
     def get_form(self, request, obj=None, change=False, **kwargs):
         form_class = super().get_form(request, obj, change, **kwargs)
         if obj is not None:
-            return form_class
+
+            class CustomerChangeForm(form_class):
+                def clean_email(self):
+                    email = super().clean_email()
+                    try:
+                        customer_email_change_check(
+                            customer=self.instance, email=email, actor=request.user
+                        )
+                    except ApplicationError as error:
+                        raise forms.ValidationError(error.message) from None
+                    return email
+
+            CustomerChangeForm.__name__ = form_class.__name__
+            return CustomerChangeForm
         visible = self.get_queryset(request)
 
         class CustomerAddForm(form_class):
@@ -232,7 +246,7 @@ class CustomerAdmin(PersonalDataAdminMixin, BrandScopedAdminMixin, admin.ModelAd
         values = {name: form.cleaned_data.get(name) for name in EDITABLE_FIELDS}
         if change:
             changed = {name: values[name] for name in form.changed_data if name in values}
-            customer_update(customer=obj, **changed)
+            customer_update(customer=obj, actor=request.user, **changed)
             return
         brand = self._brand_of_new_customer(request)
         created = customer_create(brand=brand, **values)

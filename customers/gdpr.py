@@ -21,6 +21,7 @@ from django.utils import timezone
 from brands.selectors import brand_ids_for_user
 from core.errors import PermissionDeniedError
 from customers.models import Customer, PersonalDataAudit
+from customers.selectors import customer_known_beyond
 from labels.models import CustomerLabel
 from loyalty_management.models import LoyaltyAccount, LoyaltyTransaction
 from notifications.models import DeliveryAttempt, InboxMessage, Notification, NotificationDelivery
@@ -244,10 +245,7 @@ def _inbox(notification: Notification) -> dict | None:
 
 def customer_may_be_erased_by(*, customer: Customer, actor) -> bool:
     """Staff may erase only a customer that no brand outside theirs knows."""
-    brand_ids = brand_ids_for_user(actor)
-    if brand_ids is None:
-        return True
-    return not customer.brand_links.exclude(brand_id__in=brand_ids).exists()
+    return not customer_known_beyond(customer=customer, user=actor)
 
 
 @transaction.atomic

@@ -6,8 +6,9 @@ from django.db import IntegrityError, transaction
 from accounts.security_events import EMAIL_CHANGED, security_event_log
 from accounts.services import password_confirm, password_validate
 from brands.models import Brand
-from core.errors import ApplicationError, ConflictError
+from core.errors import ApplicationError, ConflictError, PermissionDeniedError
 from customers.models import Customer, CustomerBrand
+from customers.selectors import customer_known_beyond
 from rules.models import Event
 from rules.services.events import rules_event_emit
 
@@ -204,10 +205,32 @@ def customer_link_existing(
     return customer
 
 
+def customer_email_change_check(
+    *, customer: Customer, email: str | None, actor, previous: str | None = None
+) -> None:
+    """Refuse a staff user's change of the email a customer signs in with when another brand
+    also knows the customer: only the customer, or a superuser, may move that login, so one
+    brand's staff cannot take over a login the person uses at another brand."""
+    if previous is None:
+        previous = customer.email
+    moves_login = customer.user_id and (email or "").strip().lower() != (previous or "")
+    if moves_login and customer_known_beyond(customer=customer, user=actor):
+        raise PermissionDeniedError(
+            "This customer also shops at another brand: only they, or a superuser, can change "
+            "the email they sign in with.",
+            code="customer_shared_with_other_brands",
+            fields={"email": ["Only the customer or a superuser can change it."]},
+        )
+
+
 @transaction.atomic
-def customer_update(*, customer: Customer, **fields) -> Customer:
+def customer_update(*, customer: Customer, actor=None, **fields) -> Customer:
     """Change a customer's profile. A customer with a storefront login signs in with their
-    email, so a new email moves their login (username and email) along with it."""
+    email, so a new email moves their login (username and email) along with it.
+
+    `actor`, the staff user making the change: staff may not move the sign-in email of a
+    customer another brand also knows (only the customer or a superuser may), so one brand's
+    staff cannot take over a login the person uses at another brand."""
     allowed = {"email", "phone", "first_name", "last_name", "birth_date", "external_id"}
     unknown = set(fields) - allowed
     if unknown:
@@ -217,6 +240,10 @@ def customer_update(*, customer: Customer, **fields) -> Customer:
     previous_email = (
         Customer.objects.select_for_update().filter(pk=customer.pk).values_list("email", flat=True)
     ).get()
+    if "email" in fields and actor is not None:
+        customer_email_change_check(
+            customer=customer, email=fields["email"], actor=actor, previous=previous_email
+        )
     for name, value in fields.items():
         if name == "email" and value:
             value = value.strip().lower()

@@ -1,6 +1,7 @@
 """Customers for staff of the brands that know them, and `me` for the customer themself."""
 
 from django.db.models import Prefetch
+from django.utils import timezone
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_view
@@ -30,6 +31,10 @@ from customers.services import customer_create, customer_update, customer_update
 from labels.models import CustomerLabel
 
 READ_ERRORS = {401: ErrorSerializer, 403: ErrorSerializer}
+
+
+# How a profile field without a value is stored (the others are "").
+_EMPTY = {"email": None, "birth_date": None, "external_id": None}
 
 
 class CanExportPersonalData(BasePermission):
@@ -116,8 +121,24 @@ class CustomerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     def create(self, request, *args, **kwargs):
         data = parse_input(CustomerCreateInputSerializer, request.data)
         brand = staff_brand_by_slug(request.user, data.pop("brand"))
+        started = timezone.now()
         customer = customer_create(brand=brand, **data)
-        return Response(self._detail(customer.pk), status=status.HTTP_201_CREATED)
+        if customer.created_at >= started:
+            return Response(self._detail(customer.pk), status=status.HTTP_201_CREATED)
+        # A customer another brand knew, now known to this one: answer exactly as for a new
+        # customer, with what was sent, so the answer tells nothing of the existing profile.
+        return Response(self._as_submitted(customer.pk, data), status=status.HTTP_201_CREATED)
+
+    def _as_submitted(self, pk: int, data: dict) -> dict:
+        customer = self.get_queryset().get(pk=pk)
+        for name in ("email", "phone", "first_name", "last_name", "birth_date", "external_id"):
+            value = data.get(name)
+            if name == "email" and value:
+                value = value.strip().lower()
+            setattr(customer, name, value if value not in (None, "") else _EMPTY.get(name, ""))
+        customer.created_at = customer.updated_at = timezone.now()
+        customer.visible_label_assignments = []
+        return CustomerDetailOutputSerializer(customer, context=self.get_serializer_context()).data
 
     @extend_schema(
         summary="Change a customer",
@@ -127,7 +148,7 @@ class CustomerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     def partial_update(self, request, *args, **kwargs):
         customer = self.get_object()
         data = parse_input(CustomerUpdateInputSerializer, request.data, partial=True)
-        customer_update(customer=customer, **data)
+        customer_update(customer=customer, actor=request.user, **data)
         return Response(self._detail(customer.pk))
 
     @extend_schema(

@@ -1,6 +1,7 @@
 """Customers API for staff, and `me` for customers."""
 
 import threading
+from datetime import datetime
 
 import pytest
 from django.db import connection
@@ -131,11 +132,21 @@ def test_an_email_known_only_to_another_brand_is_answered_as_a_new_customer(a, b
     )
     fresh = client.post("/api/v1/customers/", {"brand": "brand-a", "email": "new@example.com"})
 
-    # Then both answer alike: 201, known to brand A only, nothing of brand B
+    # Then both answer alike: 201, the same keys, what was sent and nothing of brand B's
+    # profile (its name, phone, external id, global label or age)
     assert (taken.status_code, fresh.status_code) == (201, 201), taken.json()
+    assert set(taken.json()) == set(fresh.json())
     for body in (taken.json(), fresh.json()):
         assert body["brands"] == ["brand-a"]
         assert body["labels"] == []
+        assert (body["phone"], body["last_name"], body["external_id"]) == ("", "", None)
+        assert body["birth_date"] is None
+    assert (taken.json()["email"], taken.json()["first_name"]) == (
+        "customer-b@example.com",
+        "Other",
+    )
+    b_created = b.customer.created_at
+    assert datetime.fromisoformat(taken.json()["created_at"].replace("Z", "+00:00")) > b_created
     # ... the person is one customer, now known to brand A; their details are not overwritten
     assert taken.json()["id"] == b.customer.pk
     assert Customer.objects.count() == before + 1
@@ -144,6 +155,30 @@ def test_an_email_known_only_to_another_brand_is_answered_as_a_new_customer(a, b
     assert set(b.customer.brands.values_list("slug", flat=True)) == {"brand-a", "brand-b"}
     # ... and their login and password are untouched
     assert b.customer.user.check_password("pass-word-123")
+
+
+def test_staff_cannot_move_the_login_of_a_customer_another_brand_knows(a, b):
+    # Given brand B's customer (with a login) made known to brand A by A's staff
+    client = token_client(a.staff)
+    linked = client.post(
+        "/api/v1/customers/", {"brand": "brand-a", "email": "customer-b@example.com"}
+    )
+    assert linked.status_code == 201
+
+    # When A's staff try to move the email they sign in with, in the API and the admin
+    response = client.patch(
+        f"/api/v1/customers/{b.customer.pk}/", {"email": "attacker@example.com"}
+    )
+
+    # Then it is refused in plain words, and the login stays the customer's
+    body = assert_error(response, 403, "customer_shared_with_other_brands")
+    assert "email" in body["fields"]
+    b.customer.refresh_from_db()
+    b.customer.user.refresh_from_db()
+    assert b.customer.email == b.customer.user.username == "customer-b@example.com"
+    # ... while A's staff still change their own brand's customer's email
+    own = client.patch(f"/api/v1/customers/{a.customer.pk}/", {"email": "ann.a@example.com"})
+    assert own.status_code == 200, own.json()
 
 
 def test_a_taken_external_id_is_a_conflict(a, b):
