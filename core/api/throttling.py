@@ -9,6 +9,7 @@ view with neither counts under `default`. The rates are the `THROTTLE_RATES` set
 Every request costs one unit; `throttle_take` charges a request several (one per log line).
 """
 
+import contextlib
 import math
 
 from django.conf import settings
@@ -32,7 +33,12 @@ def client_ident(throttle: SimpleRateThrottle, request) -> str:
 
 
 class ClientRateThrottle(SimpleRateThrottle):
-    """At most the scope's rate of requests per client, over a sliding window."""
+    """At most the scope's rate of requests per client, over a sliding window.
+
+    Counted with atomic increments, so concurrent requests cannot all read the same count and
+    all pass: one counter per client and window of the rate's length, and the window before it
+    weighted by how much of it still overlaps the sliding window (the usual sliding-window
+    counter). A refused request gives back what it took."""
 
     cache_format = "throttle:%(scope)s:%(ident)s"
 
@@ -71,23 +77,30 @@ class ClientRateThrottle(SimpleRateThrottle):
         if self.key is None:
             return True
         self.cost = cost
-        self.history = self.cache.get(self.key, [])
         self.now = self.timer()
-        while self.history and self.history[-1] <= self.now - self.duration:
-            self.history.pop()
-        if len(self.history) + cost > self.num_requests:
+        window = int(self.now // self.duration)
+        self.window_left = (window + 1) * self.duration - self.now
+        key = f"{self.key}:{window}"
+        self.cache.add(key, 0, self.duration * 2)
+        try:
+            current = self.cache.incr(key, cost)
+        except ValueError:  # expired between the two calls: start the window again
+            self.cache.add(key, cost, self.duration * 2)
+            current = cost
+        previous = self.cache.get(f"{self.key}:{window - 1}", 0)
+        self.weighted = previous * self.window_left / self.duration + current
+        if self.weighted > self.num_requests:
+            # A refused request takes nothing: what it would have used is free again.
+            with contextlib.suppress(ValueError):
+                self.cache.decr(key, cost)
             return self.throttle_failure()
-        self.history[:0] = [self.now] * cost
-        self.cache.set(self.key, self.history, self.duration)
         return True
 
     def wait(self) -> float:
-        """Seconds until enough of the window has passed for this request to fit."""
+        """Seconds until this window ends (and with it most of what counts against the client)."""
         if self.cost > self.num_requests:
             return self.duration
-        excess = len(self.history) + self.cost - self.num_requests
-        oldest_needed = self.history[-excess]
-        return max(1.0, oldest_needed + self.duration - self.now)
+        return max(1.0, self.window_left)
 
 
 class CodeAttemptThrottle(ClientRateThrottle):

@@ -1,6 +1,8 @@
 """Rate limits per scope and per client (device, user, IP): a 429 in the error format with
 Retry-After, kept in Redis and in process memory while Redis is down."""
 
+import time
+
 import pytest
 from django.core.cache import caches
 from drf_spectacular.generators import SchemaGenerator
@@ -138,8 +140,11 @@ def test_log_lines_and_log_requests_are_counted_on_the_same_throttle_cache(setti
     assert body["message"].startswith("At most 5 log lines per minute per device; retry in ")
     assert 1 <= int(over["Retry-After"]) <= 60
     assert PosLog.objects.count() == 5
-    keys = caches["throttle"]
-    assert keys.get(f"throttle:pos_log_lines:device:{a.device.pk}") is not None
+    keys, window = caches["throttle"], int(time.time() // 60)
+    counters = [
+        keys.get(f"throttle:pos_log_lines:device:{a.device.pk}:{w}") for w in (window, window - 1)
+    ]
+    assert 5 in counters  # the lines taken this minute, the refused ones given back
 
 
 def test_with_redis_down_limits_hold_from_process_memory(settings, redis_server, a):
@@ -175,3 +180,25 @@ def test_the_schema_documents_429_on_throttled_operations():
         assert response["content"]["application/json"]["schema"] == {
             "$ref": "#/components/schemas/Error"
         }
+
+
+def test_concurrent_requests_cannot_all_pass_on_the_same_count():
+    # Given a limit of 20 a minute for one client, counted in Redis
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.test import RequestFactory
+    from rest_framework.request import Request
+
+    from core.api.throttling import ClientRateThrottle
+
+    request = Request(RequestFactory().get("/", REMOTE_ADDR="203.0.113.7"), authenticators=[])
+
+    def attempt(_) -> bool:
+        return ClientRateThrottle(scope="codes", rate="20/minute").allow_request(request, None)
+
+    # When 100 requests arrive at once
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        allowed = sum(pool.map(attempt, range(100)))
+
+    # Then exactly 20 pass (a read-then-write history let most of them through)
+    assert allowed == 20
