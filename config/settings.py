@@ -282,6 +282,13 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "task": "loyalty_management.review_tiers",
         "schedule": crontab(minute="30", hour="2"),  # daily at 02:30
     },
+    "loyalty-review-badges": {
+        "task": "loyalty_management.review_badges",
+        "schedule": crontab(
+            minute=os.environ.get("BADGES_REVIEW_MINUTE", "50"),
+            hour=os.environ.get("BADGES_REVIEW_HOUR", "2"),
+        ),  # daily at 02:50 UTC, after the tier review
+    },
     "loyalty-repair-balance-drift": {
         "task": "loyalty_management.repair_balance_drift",
         "schedule": crontab(minute="0", hour="3"),  # daily at 03:00

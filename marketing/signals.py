@@ -1,7 +1,8 @@
 """Order receivers: remember the payment status before a save, and after the save enqueue
 the loyalty work its change calls for, once the transaction commits.
 
-- becomes paid (created paid, or changed to paid; never when it already was): award points;
+- becomes paid (created paid, or changed to paid; never when it already was): award points
+  and evaluate the customer's badges at the brand;
 - refunded or partially refunded (a new status or a new refunded amount), or a paid order
   cancelled: reverse what it no longer keeps.
 
@@ -34,11 +35,27 @@ def remember_payment_status(sender, instance: Order, raw=False, update_fields=No
 
 
 AWARD_TASK = "marketing.award_loyalty_points_for_order"
+BADGES_TASK = "loyalty_management.evaluate_customer_badges"
 REVERSE_TASK = "marketing.reverse_loyalty_points_for_order"
 
 
 def _enqueue(task: str, order_id: int) -> None:
     outbox_enqueue(task=task, kwargs={"order_id": order_id})
+
+
+def _enqueue_paid(order: Order) -> None:
+    """An order became paid: award its points and evaluate the customer's badges."""
+    _enqueue(AWARD_TASK, order.pk)
+    if order.customer_id is not None:
+        outbox_enqueue(
+            task=BADGES_TASK,
+            kwargs={
+                "customer_id": order.customer_id,
+                "brand_id": order.brand_id,
+                "source": "order",
+                "order_id": order.pk,
+            },
+        )
 
 
 @receiver(post_save, sender=Order, dispatch_uid="marketing.enqueue_loyalty_work")
@@ -49,7 +66,7 @@ def enqueue_loyalty_work(sender, instance: Order, created: bool, raw=False, **kw
     status = instance.payment_status
     if created:
         if status == PS.PAID:
-            _enqueue(AWARD_TASK, instance.pk)
+            _enqueue_paid(instance)
         return
     if previous is None:
         return
@@ -59,6 +76,6 @@ def enqueue_loyalty_work(sender, instance: Order, created: bool, raw=False, **kw
     )
     cancelled_after_payment = status == PS.CANCELLED and previous_status in EARNING_STATUSES
     if status == PS.PAID and previous_status != PS.PAID:
-        _enqueue(AWARD_TASK, instance.pk)
+        _enqueue_paid(instance)
     elif refunded or cancelled_after_payment:
         _enqueue(REVERSE_TASK, instance.pk)
