@@ -32,6 +32,8 @@ LOYALTY = "loyalty_management"
 # nobody changes or deletes one.
 LOYALTY_PROGRAM_EDIT = ["add", "change", "view"]
 LOYALTY_ADJUST = ["add", "view"]
+# Customer badges are awarded (by staff, or by rules and orders), never edited or taken back.
+BADGE_AWARD = ["add", "view"]
 
 # Rules, their parts and triggers are edited; the firing log is a record, read only.
 RULES_EDIT = [
@@ -85,6 +87,8 @@ ROLE_PERMISSIONS: dict[str, RolePermissions] = {
         (LOYALTY, "loyaltytransaction", LOYALTY_ADJUST),
         # Adjustments above another role's limits wait for a brand admin's approval.
         (LOYALTY, "loyaltyadjustment", ["view", "approve"]),
+        (LOYALTY, "badgedefinition", ALL),
+        (LOYALTY, "customerbadge", BADGE_AWARD),
         (LOYALTY, "*", VIEW),
         *RULES_EDIT,
     ],
@@ -108,6 +112,8 @@ ROLE_PERMISSIONS: dict[str, RolePermissions] = {
         ("promotions", "promotioncustomerusage", VIEW),
         (LOYALTY, "loyaltyprogram", LOYALTY_PROGRAM_EDIT),
         (LOYALTY, "tier", [*LOYALTY_PROGRAM_EDIT, "delete"]),
+        (LOYALTY, "badgedefinition", ALL),
+        (LOYALTY, "customerbadge", BADGE_AWARD),
         (LOYALTY, "*", VIEW),
         *RULES_EDIT,
     ],
@@ -144,6 +150,8 @@ ROLE_PERMISSIONS: dict[str, RolePermissions] = {
         (LOYALTY, "loyaltytransaction", LOYALTY_ADJUST),
         (LOYALTY, "loyaltyadjustment", VIEW),
         (LOYALTY, "loyaltytierperiod", VIEW),
+        (LOYALTY, "badgedefinition", VIEW),
+        (LOYALTY, "customerbadge", VIEW),
         ("rules", "*", VIEW),
     ],
     ANALYST: [(app_label, "*", VIEW) for app_label in PRODUCT_APPS],

@@ -222,6 +222,7 @@ SPECTACULAR_SETTINGS = {
         "RuleConditionOperatorEnum": "rules.models.RuleCondition.Operator",
         "RuleActionTypeEnum": "rules.models.RuleAction.Type",
         "RuleFiringOutcomeEnum": "rules.models.RuleFiring.Outcome",
+        "BadgeKindEnum": "loyalty_management.models.BadgeDefinition.Kind",
     },
 }
 

@@ -44,13 +44,14 @@ class AccountSummary:
     to_next_tier: Decimal | None
     expiring_points: int
     expiring_until: datetime
+    badges: "BadgeBoard"
 
 
 def account_summary(
     *, customer: Customer, program: LoyaltyProgram, now: datetime | None = None
 ) -> AccountSummary:
     """The customer's balances in the program (zero without an account yet), their tier and
-    what is left to the next one, and the points expiring in the next 30 days."""
+    what is left to the next one, the points expiring in the next 30 days, and their badges."""
     now = now or timezone.now()
     account = (
         LoyaltyAccount.objects.select_related("tier", "program")
@@ -87,6 +88,7 @@ def account_summary(
         to_next_tier=(next_tier.threshold - qualification) if next_tier else None,
         expiring_points=expiring,
         expiring_until=now + EXPIRING_WINDOW,
+        badges=badge_board(customer=customer, brand_id=program.brand_id),
     )
 
 

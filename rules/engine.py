@@ -360,6 +360,8 @@ def _action_description(action_type: str, params: dict, discount: str | None) ->
         return f"Remove the customer label {params['label']}"
     if action_type == "AWARD_BONUS_POINTS":
         return f"Award {params['points']} bonus points"
+    if action_type == "AWARD_BADGE":
+        return f"Award the badge with id {params['badge']} (once per customer)"
     return f"Send the notification {params['event']}"
 
 

@@ -17,7 +17,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, Q
 
 from brands.models import Brand
-from core.errors import ApplicationError, NotFoundError
+from core.errors import ApplicationError, ConflictError, NotFoundError
 from customers.models import Customer, CustomerBrand
 from loyalty_management.models import BadgeDefinition, CustomerBadge, LoyaltyAccount, Tier
 from loyalty_management.selectors import PAID_STATUSES, BadgeFacts, badge_facts, badge_qualifies
@@ -109,7 +109,7 @@ def badge_definition_save(
 def badge_definition_delete(*, badge: BadgeDefinition) -> None:
     """Delete a badge nobody holds; one that was awarded is deactivated instead."""
     if CustomerBadge.objects.filter(badge=badge).exists():
-        raise ApplicationError(
+        raise ConflictError(
             "Customers hold this badge; deactivate it instead of deleting it.",
             code="badge_awarded",
         )
