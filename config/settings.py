@@ -283,13 +283,6 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "task": "loyalty_management.review_tiers",
         "schedule": crontab(minute="30", hour="2"),  # daily at 02:30
     },
-    "loyalty-review-badges": {
-        "task": "loyalty_management.review_badges",
-        "schedule": crontab(
-            minute=os.environ.get("BADGES_REVIEW_MINUTE", "50"),
-            hour=os.environ.get("BADGES_REVIEW_HOUR", "2"),
-        ),  # daily at 02:50 UTC, after the tier review
-    },
     "loyalty-repair-balance-drift": {
         "task": "loyalty_management.repair_balance_drift",
         "schedule": crontab(minute="0", hour="3"),  # daily at 03:00
@@ -497,6 +490,17 @@ else:
 SPECTACULAR_SETTINGS.update(
     SWAGGER_UI_DIST="SIDECAR", SWAGGER_UI_FAVICON_HREF="SIDECAR", REDOC_DIST="SIDECAR"
 )
+
+# --- Badges ------------------------------------------------------------------------------------
+# Badges are evaluated when an order becomes paid and when a tier changes; a daily review awards
+# what a lost task missed. It runs at BADGES_REVIEW_HOUR:BADGES_REVIEW_MINUTE UTC (default
+# 02:50, after the tier review at 02:30).
+BADGES_REVIEW_HOUR = int(os.environ.get("BADGES_REVIEW_HOUR", "2"))
+BADGES_REVIEW_MINUTE = int(os.environ.get("BADGES_REVIEW_MINUTE", "50"))
+CELERY_BEAT_SCHEDULE["loyalty-review-badges"] = {
+    "task": "loyalty_management.review_badges",
+    "schedule": crontab(minute=BADGES_REVIEW_MINUTE, hour=BADGES_REVIEW_HOUR),
+}
 
 # --- Logging and error reporting --------------------------------------------------------------
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")

@@ -67,6 +67,6 @@ def evaluate_customer_badges_task(
     return len(awarded)
 
 
-@app.task(name="loyalty_management.review_badges", ignore_result=True, acks_late=True)
+@app.task(name="loyalty_management.review_badges", acks_late=True)
 def review_badges_task() -> int:
     return badges_review()
