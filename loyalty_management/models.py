@@ -19,6 +19,7 @@ Balances, all in whole points:
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
@@ -407,7 +408,15 @@ class BadgeDefinition(TimeStampedModel):
     name = models.CharField(max_length=80)
     description = models.TextField(blank=True)
     icon = models.CharField(
-        max_length=40, blank=True, help_text="Name of the icon shown with the badge, e.g. star."
+        max_length=40,
+        blank=True,
+        validators=[
+            RegexValidator(
+                r"^[a-z0-9][a-z0-9-]*$",
+                "Use lower-case letters, digits and dashes, for example star or gold-medal.",
+            )
+        ],
+        help_text="Name of the icon shown with the badge, e.g. star.",
     )
     kind = models.CharField(max_length=16, choices=Kind.choices)
     order_count = models.PositiveIntegerField(

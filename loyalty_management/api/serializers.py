@@ -197,6 +197,9 @@ class BadgeDefinitionInputSerializer(serializers.Serializer):
         required=False,
         allow_blank=True,
         help_text="An icon name: lower-case letters, digits and dashes.",
+        error_messages={
+            "invalid": "Use lower-case letters, digits and dashes, for example star or gold-medal."
+        },
     )
     kind = serializers.ChoiceField(choices=BadgeDefinition.Kind.choices)
     order_count = serializers.IntegerField(

@@ -106,3 +106,14 @@ def test_held_badges_are_listed_read_only_and_a_held_badge_is_not_deleted(a, mar
     assert marketer.get(f"{HELD_URL}{held.pk}/delete/").status_code == 403
     assert marketer.get(f"{BADGES_URL}{hero.pk}/delete/").status_code == 403
     assert BadgeDefinition.objects.filter(pk=hero.pk).exists()
+
+
+def test_an_icon_is_a_plain_name(a, marketer):
+    gold = TierFactory(program=LoyaltyProgramFactory(brand=a.brand), name="Gold")
+
+    response = marketer.post(f"{BADGES_URL}add/", definition(a.brand, tier=gold.pk, icon="<b>"))
+
+    assert response.context["adminform"].form.errors == {
+        "icon": ["Use lower-case letters, digits and dashes, for example star or gold-medal."]
+    }
+    assert not BadgeDefinition.objects.exists()
