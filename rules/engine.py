@@ -361,7 +361,11 @@ def _action_description(action_type: str, params: dict, discount: str | None) ->
     if action_type == "AWARD_BONUS_POINTS":
         return f"Award {params['points']} bonus points"
     if action_type == "AWARD_BADGE":
-        return f"Award the badge with id {params['badge']} (once per customer)"
+        from loyalty_management.models import BadgeDefinition
+
+        badge = BadgeDefinition.objects.filter(pk=params["badge"]).first()
+        name = badge.name if badge is not None else f"with id {params['badge']} (gone)"
+        return f"Award the badge {name}, once per customer"
     return f"Send the notification {params['event']}"
 
 

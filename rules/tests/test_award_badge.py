@@ -134,3 +134,17 @@ def test_the_admin_form_checks_the_badge_against_the_rules_brand(a, b):
     assert form(global_rule, hero.pk).errors["action_params"] == [
         "A rule for every brand cannot award a brand's badge."
     ]
+
+
+def test_the_dry_run_names_the_badge(a):
+    from rules.engine import rule_dry_run
+
+    hero = manual_badge(a.brand)
+    rule = make_rule(
+        brand=a.brand, event=Event.ORDER_PAID, actions=[("AWARD_BADGE", {"badge": hero.pk})]
+    )
+
+    run = rule_dry_run(rule=rule, customer=a.customer)
+
+    assert run.actions == ["Award the badge Local hero, once per customer"]
+    assert not CustomerBadge.objects.exists()
