@@ -34,6 +34,8 @@ LOYALTY = "loyalty_management"
 # nobody changes or deletes one.
 LOYALTY_PROGRAM_EDIT = ["add", "change", "view"]
 LOYALTY_ADJUST = ["add", "view"]
+# Customer badges are awarded (by staff, or by rules and orders), never edited or taken back.
+BADGE_AWARD = ["add", "view"]
 
 # Wallets move only through their services: adding a ledger row is a manual adjustment (with a
 # reason, within WALLET_ADJUSTMENT_LIMITS); nobody changes or deletes one.
@@ -92,6 +94,8 @@ ROLE_PERMISSIONS: dict[str, RolePermissions] = {
         (LOYALTY, "loyaltytransaction", LOYALTY_ADJUST),
         # Adjustments above another role's limits wait for a brand admin's approval.
         (LOYALTY, "loyaltyadjustment", ["view", "approve"]),
+        (LOYALTY, "badgedefinition", ALL),
+        (LOYALTY, "customerbadge", BADGE_AWARD),
         (LOYALTY, "*", VIEW),
         *RULES_EDIT,
         *WALLET_ADJUST,
@@ -116,6 +120,8 @@ ROLE_PERMISSIONS: dict[str, RolePermissions] = {
         ("promotions", "promotioncustomerusage", VIEW),
         (LOYALTY, "loyaltyprogram", LOYALTY_PROGRAM_EDIT),
         (LOYALTY, "tier", [*LOYALTY_PROGRAM_EDIT, "delete"]),
+        (LOYALTY, "badgedefinition", ALL),
+        (LOYALTY, "customerbadge", BADGE_AWARD),
         (LOYALTY, "*", VIEW),
         *RULES_EDIT,
         *WALLET_VIEW,
@@ -153,6 +159,8 @@ ROLE_PERMISSIONS: dict[str, RolePermissions] = {
         (LOYALTY, "loyaltytransaction", LOYALTY_ADJUST),
         (LOYALTY, "loyaltyadjustment", VIEW),
         (LOYALTY, "loyaltytierperiod", VIEW),
+        (LOYALTY, "badgedefinition", VIEW),
+        (LOYALTY, "customerbadge", VIEW),
         ("rules", "*", VIEW),
         *WALLET_ADJUST,
     ],

@@ -223,6 +223,7 @@ SPECTACULAR_SETTINGS = {
         "RuleConditionOperatorEnum": "rules.models.RuleCondition.Operator",
         "RuleActionTypeEnum": "rules.models.RuleAction.Type",
         "RuleFiringOutcomeEnum": "rules.models.RuleFiring.Outcome",
+        "BadgeKindEnum": "loyalty_management.models.BadgeDefinition.Kind",
     },
 }
 
@@ -514,6 +515,17 @@ CASHBACK_RECONCILE_LOOKBACK_DAYS = int(os.environ.get("CASHBACK_RECONCILE_LOOKBA
 CELERY_BEAT_SCHEDULE["marketing-reconcile-cashback"] = {
     "task": "marketing.reconcile_cashback",
     "schedule": 10 * 60,
+}
+
+# --- Badges ------------------------------------------------------------------------------------
+# Badges are evaluated when an order becomes paid and when a tier changes; a daily review awards
+# what a lost task missed. It runs at BADGES_REVIEW_HOUR:BADGES_REVIEW_MINUTE UTC (default
+# 02:50, after the tier review at 02:30).
+BADGES_REVIEW_HOUR = int(os.environ.get("BADGES_REVIEW_HOUR", "2"))
+BADGES_REVIEW_MINUTE = int(os.environ.get("BADGES_REVIEW_MINUTE", "50"))
+CELERY_BEAT_SCHEDULE["loyalty-review-badges"] = {
+    "task": "loyalty_management.review_badges",
+    "schedule": crontab(minute=BADGES_REVIEW_MINUTE, hour=BADGES_REVIEW_HOUR),
 }
 
 # --- Logging and error reporting --------------------------------------------------------------

@@ -23,7 +23,7 @@ from core.errors import PermissionDeniedError
 from customers.models import Customer, PersonalDataAudit
 from customers.selectors import customer_known_beyond
 from labels.models import CustomerLabel
-from loyalty_management.models import LoyaltyAccount, LoyaltyTransaction
+from loyalty_management.models import CustomerBadge, LoyaltyAccount, LoyaltyTransaction
 from notifications.models import DeliveryAttempt, InboxMessage, Notification, NotificationDelivery
 from orders.models import Order
 from promotions.models import PosTicket, PromotionCustomerUsage
@@ -190,6 +190,21 @@ def customer_export(
             }
             for account in accounts
         ],
+        "badges": [
+            {
+                "brand": held.badge.brand.slug,
+                "badge": held.badge.name,
+                "awarded_at": _when(held.awarded_at),
+                "source": held.source,
+                "order": held.order_id,
+                "note": held.note,
+            }
+            for held in CustomerBadge.objects.filter(
+                _in_brands("badge__brand_id", brand_ids), customer=customer
+            )
+            .select_related("badge__brand")
+            .order_by("awarded_at", "id")
+        ],
         "promotion_uses": [
             {"promotion": usage.promotion.name, "uses": usage.uses}
             for usage in PromotionCustomerUsage.objects.filter(
@@ -255,8 +270,9 @@ def customer_erase(*, customer: Customer, actor, via: str, any_brand: bool = Fal
     The profile loses its name, email, phone, birth date and external id; the storefront login
     is deactivated, renamed and loses its password and tokens; notification payloads, inbox
     messages and delivery addresses and texts are removed, and deliveries not sent yet are
-    skipped. Orders, their lines and totals, the loyalty accounts and ledger, labels and
-    promotion usage stay, attached to the pseudonymous customer. Atomic; idempotent: a second
+    skipped; staff notes on badges are cleared. Orders, their lines and totals, the loyalty
+    accounts and ledger, badges, labels and promotion usage stay, attached to the pseudonymous
+    customer. Atomic; idempotent: a second
     call changes nothing and returns False. An audit row names the actor. `any_brand` (the
     command line) lifts the brand restriction of the actor.
     """
@@ -292,6 +308,7 @@ def customer_erase(*, customer: Customer, actor, via: str, any_brand: bool = Fal
     ).update(status=NotificationDelivery.Status.SKIPPED, next_retry_at=None)
     deliveries.update(recipient="", subject="", body="", last_error=ERASED_NOTICE)
     notifications.update(payload={})
+    CustomerBadge.objects.filter(customer=customer).exclude(note="").update(note="")
 
     LogEntry.objects.filter(
         content_type=ContentType.objects.get_for_model(Customer), object_id=str(customer.pk)

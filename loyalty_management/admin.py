@@ -1,5 +1,6 @@
 """Admin for loyalty: programs with their tiers; accounts with their ledger and tier history
-(read-only) and a manual adjustment form; the ledger itself, read-only and filterable.
+(read-only) and a manual adjustment form; the ledger itself, read-only and filterable; badge
+definitions, and the badges customers hold (read-only, with a form to award one).
 
 Nobody adds, changes or deletes a ledger row here: an adjustment goes through
 `account_adjust`, which writes a new row with its reason and author.
@@ -8,23 +9,31 @@ Nobody adds, changes or deletes a ledger row here: an adjustment goes through
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db.models import Count
 from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from brands.admin import BrandScopedAdminMixin
+from brands.admin import BrandScopedAdminMixin, register_brand_scoped_choices
 from brands.roles import adjustment_limit_for
 from core.admin import ReadOnlyInlineMixin
 from core.errors import ApplicationError
 from loyalty_management.models import (
+    BadgeDefinition,
+    CustomerBadge,
     LoyaltyAccount,
     LoyaltyAdjustment,
     LoyaltyProgram,
     LoyaltyTierPeriod,
     LoyaltyTransaction,
     Tier,
+)
+from loyalty_management.services.badges import (
+    badge_award_by_staff,
+    badge_definition_check,
+    badge_definition_save,
 )
 from loyalty_management.services.ledger import (
     MAX_ADJUSTMENT,
@@ -310,3 +319,172 @@ class LoyaltyAdjustmentAdmin(BrandScopedAdminMixin, admin.ModelAdmin):
     @admin.action(description="Reject the selected pending adjustments", permissions=["approve"])
     def reject(self, request, queryset):
         self._decide(request, queryset, approve=False)
+
+
+# --- Badges -------------------------------------------------------------------------------------
+
+register_brand_scoped_choices("loyalty_management.tier", "program__brand")
+register_brand_scoped_choices("loyalty_management.badgedefinition", "brand")
+
+
+class BadgeDefinitionForm(forms.ModelForm):
+    class Meta:
+        model = BadgeDefinition
+        fields = [
+            "brand",
+            "name",
+            "description",
+            "icon",
+            "kind",
+            "order_count",
+            "store_count",
+            "spend_amount",
+            "tier",
+            "is_active",
+        ]
+        labels = {
+            "order_count": "Paid orders",
+            "store_count": "Different stores",
+            "spend_amount": "Lifetime spend",
+        }
+
+    def clean(self):
+        cleaned = super().clean()
+        brand, kind = cleaned.get("brand"), cleaned.get("kind")
+        if brand is None or not kind:
+            return cleaned
+        try:
+            cleaned.update(badge_definition_check(brand=brand, kind=kind, values=cleaned))
+        except ApplicationError as error:
+            for field, errors in error.fields.items():
+                for message in errors:
+                    self.add_error(field if field in self.fields else None, message)
+        return cleaned
+
+
+@admin.register(BadgeDefinition)
+class BadgeDefinitionAdmin(BrandScopedAdminMixin, admin.ModelAdmin):
+    """Badges of the user's brands. Only the threshold of the badge's kind is kept; a badge
+    customers hold is deactivated, never deleted."""
+
+    form = BadgeDefinitionForm
+    brand_path = "brand"
+    list_display = ["name", "brand", "kind", "threshold", "is_active", "holders"]
+    list_filter = ["is_active", "kind", ("brand", admin.RelatedOnlyFieldListFilter)]
+    list_select_related = ["brand", "tier"]
+    search_fields = ["name", "description"]
+    fieldsets = [
+        (None, {"fields": ["brand", "name", "description", "icon", "is_active"]}),
+        (
+            "How it is earned",
+            {
+                "fields": ["kind", "order_count", "spend_amount", "store_count", "tier"],
+                "description": "Fill in the one threshold the kind needs; a manual badge "
+                "needs none (a rule or staff award it).",
+            },
+        ),
+    ]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(holder_count=Count("awards"))
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)  # one by one, so held badges are kept
+        return actions
+
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and obj.awards.exists():
+            return False
+        return super().has_delete_permission(request, obj)
+
+    @admin.display(description="threshold")
+    def threshold(self, obj) -> str:
+        if obj.kind == BadgeDefinition.Kind.ORDER_COUNT:
+            return f"{obj.order_count} paid orders"
+        if obj.kind == BadgeDefinition.Kind.STORE_COUNT:
+            return f"{obj.store_count} different stores"
+        if obj.kind == BadgeDefinition.Kind.LIFETIME_SPEND:
+            return f"{obj.spend_amount} spent"
+        if obj.kind == BadgeDefinition.Kind.TIER:
+            return f"Tier {obj.tier}"
+        return "Awarded by hand"
+
+    @admin.display(description="customers holding it", ordering="holder_count")
+    def holders(self, obj) -> int:
+        return obj.holder_count
+
+    def save_model(self, request, obj, form, change):
+        badge_definition_save(badge=obj, data={})
+
+
+class CustomerBadgeAwardForm(forms.ModelForm):
+    """Staff award a badge: a customer of the badge's brand, once."""
+
+    class Meta:
+        model = CustomerBadge
+        fields = ["badge", "customer", "note"]
+        help_texts = {"note": "Optional; why the customer gets it."}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "badge" in self.fields:
+            self.fields["badge"].queryset = self.fields["badge"].queryset.filter(is_active=True)
+
+    def clean(self):
+        cleaned = super().clean()
+        badge, customer = cleaned.get("badge"), cleaned.get("customer")
+        if badge is None or customer is None:
+            return cleaned
+        if not customer.brand_links.filter(brand_id=badge.brand_id).exists():
+            self.add_error("customer", "This customer is not known to the badge's brand.")
+        elif CustomerBadge.objects.filter(badge=badge, customer=customer).exists():
+            self.add_error("customer", "This customer already has this badge.")
+        return cleaned
+
+    def validate_unique(self):
+        pass  # checked in clean() with a plain sentence
+
+
+@admin.register(CustomerBadge)
+class CustomerBadgeAdmin(BrandScopedAdminMixin, admin.ModelAdmin):
+    """Badges customers hold: a read-only list; "Add" is the form staff award a badge with."""
+
+    form = CustomerBadgeAwardForm
+    brand_path = "badge__brand"
+    list_display = ["awarded_at", "badge", "customer", "source", "order", "awarded_by"]
+    list_filter = [
+        "source",
+        "awarded_at",
+        ("badge", admin.RelatedOnlyFieldListFilter),
+        ("badge__brand", admin.RelatedOnlyFieldListFilter),
+    ]
+    list_select_related = ["badge", "customer", "order", "awarded_by"]
+    search_fields = ["customer__email", "customer__last_name", "badge__name", "=order__id"]
+    autocomplete_fields = ["customer"]
+    date_hierarchy = "awarded_at"
+    readonly = ["badge", "customer", "awarded_at", "source", "order", "rule", "awarded_by", "note"]
+
+    def get_fields(self, request, obj=None):
+        return self.readonly if obj is not None else ["badge", "customer", "note"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.readonly if obj is not None else []
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # a badge is never taken back
+
+    def save_model(self, request, obj, form, change):
+        award, _ = badge_award_by_staff(
+            badge=obj.badge, customer=obj.customer, actor=request.user, note=obj.note
+        )
+        obj.pk = award.pk
+
+    def response_add(self, request, obj, post_url_continue=None):
+        self.message_user(
+            request, f"The badge {obj.badge} was awarded; the customer is told.", messages.SUCCESS
+        )
+        return HttpResponseRedirect(reverse("admin:loyalty_management_customerbadge_changelist"))

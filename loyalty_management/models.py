@@ -20,6 +20,7 @@ Balances, all in whole points:
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
@@ -418,3 +419,148 @@ class LoyaltyAdjustment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.points:+d} points ({self.get_status_display()})"
+
+
+class BadgeDefinition(TimeStampedModel):
+    """A badge a brand's customers can earn: by a count of paid orders, a lifetime spend, a
+    number of different stores, a tier reached, or by hand (a rule action or staff)."""
+
+    class Kind(models.TextChoices):
+        ORDER_COUNT = "order_count", "A number of paid orders"
+        LIFETIME_SPEND = "lifetime_spend", "A lifetime spend"
+        STORE_COUNT = "store_count", "A number of different stores"
+        TIER = "tier", "A tier reached"
+        MANUAL = "manual", "Awarded by a rule or by staff"
+
+    brand = models.ForeignKey("brands.Brand", on_delete=models.PROTECT, related_name="badges")
+    name = models.CharField(max_length=80)
+    description = models.TextField(blank=True)
+    icon = models.CharField(
+        max_length=40,
+        blank=True,
+        validators=[
+            RegexValidator(
+                r"^[a-z0-9][a-z0-9-]*$",
+                "Use lower-case letters, digits and dashes, for example star or gold-medal.",
+            )
+        ],
+        help_text="Name of the icon shown with the badge, e.g. star.",
+    )
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    order_count = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Paid orders needed (kind: paid orders)."
+    )
+    store_count = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Different stores needed (kind: different stores)."
+    )
+    spend_amount = MoneyField(
+        null=True, blank=True, help_text="Spend needed, net of refunds (kind: lifetime spend)."
+    )
+    tier = models.ForeignKey(
+        Tier,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="badges",
+        help_text="The tier to reach, or any above it (kind: tier reached).",
+    )
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["brand", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["brand", "name"], name="loyalty_badge_name_unique"),
+            models.CheckConstraint(
+                condition=(
+                    Q(
+                        kind="order_count",
+                        order_count__gt=0,
+                        store_count__isnull=True,
+                        spend_amount__isnull=True,
+                        tier__isnull=True,
+                    )
+                    | Q(
+                        kind="store_count",
+                        store_count__gt=0,
+                        order_count__isnull=True,
+                        spend_amount__isnull=True,
+                        tier__isnull=True,
+                    )
+                    | Q(
+                        kind="lifetime_spend",
+                        spend_amount__gt=0,
+                        order_count__isnull=True,
+                        store_count__isnull=True,
+                        tier__isnull=True,
+                    )
+                    | Q(
+                        kind="tier",
+                        tier__isnull=False,
+                        order_count__isnull=True,
+                        store_count__isnull=True,
+                        spend_amount__isnull=True,
+                    )
+                    | Q(
+                        kind="manual",
+                        order_count__isnull=True,
+                        store_count__isnull=True,
+                        spend_amount__isnull=True,
+                        tier__isnull=True,
+                    )
+                ),
+                name="loyalty_badge_threshold_matches_kind",
+                violation_error_message=(
+                    "Give the one threshold the badge's kind needs (above 0), and no other."
+                ),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CustomerBadge(models.Model):
+    """A badge a customer earned: once, whatever delivered it (unique customer and badge).
+    Never taken back, not even when the orders that earned it are refunded."""
+
+    class Source(models.TextChoices):
+        ORDER = "order", "A paid order"
+        TIER = "tier", "A tier change"
+        SWEEP = "sweep", "The daily review"
+        RULE = "rule", "A rule"
+        STAFF = "staff", "Staff"
+
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.PROTECT, related_name="badges"
+    )
+    badge = models.ForeignKey(BadgeDefinition, on_delete=models.PROTECT, related_name="awards")
+    awarded_at = models.DateTimeField(default=timezone.now, db_index=True)
+    source = models.CharField(max_length=8, choices=Source.choices)
+    order = models.ForeignKey(
+        "orders.Order", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    rule = models.ForeignKey(
+        "rules.Rule", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    awarded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The staff member who awarded it by hand.",
+    )
+    note = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["-awarded_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["customer", "badge"],
+                name="loyalty_customer_badge_once",
+                violation_error_message="The customer already has this badge.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.badge} for {self.customer_id}"

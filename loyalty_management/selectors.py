@@ -1,17 +1,20 @@
 """Reads for loyalty: a customer's account and summary, ledger lists, staff scoping."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
 from dateutil.relativedelta import relativedelta
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import Count, F, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from brands.selectors import scope_to_user_brands
 from customers.models import Customer
 from loyalty_management.models import (
+    BadgeDefinition,
+    CustomerBadge,
     LoyaltyAccount,
     LoyaltyAdjustment,
     LoyaltyLot,
@@ -20,6 +23,7 @@ from loyalty_management.models import (
     Tier,
 )
 from loyalty_management.services.ledger import account_tier_qualification
+from orders.models import Order
 
 EXPIRING_WINDOW = timedelta(days=30)
 
@@ -41,13 +45,14 @@ class AccountSummary:
     to_next_tier: Decimal | None
     expiring_points: int
     expiring_until: datetime
+    badges: "BadgeBoard"
 
 
 def account_summary(
     *, customer: Customer, program: LoyaltyProgram, now: datetime | None = None
 ) -> AccountSummary:
     """The customer's balances in the program (zero without an account yet), their tier and
-    what is left to the next one, and the points expiring in the next 30 days."""
+    what is left to the next one, the points expiring in the next 30 days, and their badges."""
     now = now or timezone.now()
     account = (
         LoyaltyAccount.objects.select_related("tier", "program")
@@ -84,6 +89,7 @@ def account_summary(
         to_next_tier=(next_tier.threshold - qualification) if next_tier else None,
         expiring_points=expiring,
         expiring_until=now + EXPIRING_WINDOW,
+        badges=badge_board(customer=customer, brand_id=program.brand_id),
     )
 
 
@@ -126,3 +132,116 @@ def adjustments_for_staff(*, user) -> QuerySet[LoyaltyAdjustment]:
         "account__program__brand", "requested_by", "decided_by"
     )
     return scope_to_user_brands(queryset, user, "account__program__brand")
+
+
+# --- Badges -------------------------------------------------------------------------------------
+
+# An order counts towards badges once paid, and still when part of it was refunded.
+PAID_STATUSES = (Order.PaymentStatus.PAID, Order.PaymentStatus.PARTIALLY_REFUNDED)
+
+
+@dataclass(frozen=True)
+class BadgeFacts:
+    order_count: int = 0
+    lifetime_spend: Decimal = Decimal("0.00")
+    store_count: int = 0
+    tier_position: int | None = None
+
+
+def badge_facts(*, customer_ids: Sequence[int], brand_id: int) -> dict[int, BadgeFacts]:
+    """What automatic badges ask about customers at a brand, in two queries for any number of
+    customers: their paid orders (count, spend net of refunds, different stores) and their
+    tier."""
+    rows = (
+        Order.objects.filter(
+            customer_id__in=customer_ids, brand_id=brand_id, payment_status__in=PAID_STATUSES
+        )
+        .values("customer_id")
+        .annotate(
+            count=Count("id"),
+            spend=Sum(F("total") - F("refunded_amount")),
+            stores=Count("store_id", distinct=True),
+        )
+        .order_by()
+    )
+    stats = {row["customer_id"]: row for row in rows}
+    tiers = dict(
+        LoyaltyAccount.objects.filter(
+            customer_id__in=customer_ids, program__brand_id=brand_id, tier__isnull=False
+        ).values_list("customer_id", "tier__position")
+    )
+    facts = {}
+    for customer_id in customer_ids:
+        row = stats.get(customer_id)
+        facts[customer_id] = BadgeFacts(
+            order_count=row["count"] if row else 0,
+            lifetime_spend=(row["spend"] or Decimal("0.00")) if row else Decimal("0.00"),
+            store_count=row["stores"] if row else 0,
+            tier_position=tiers.get(customer_id),
+        )
+    return facts
+
+
+def badge_progress(*, badge: BadgeDefinition, facts: BadgeFacts) -> tuple[Decimal, Decimal] | None:
+    """(where the customer is, what the badge needs) for a countable badge; None otherwise."""
+    Kind = BadgeDefinition.Kind
+    if badge.kind == Kind.ORDER_COUNT:
+        return Decimal(facts.order_count), Decimal(badge.order_count)
+    if badge.kind == Kind.STORE_COUNT:
+        return Decimal(facts.store_count), Decimal(badge.store_count)
+    if badge.kind == Kind.LIFETIME_SPEND:
+        return facts.lifetime_spend, badge.spend_amount
+    return None
+
+
+def badge_qualifies(*, badge: BadgeDefinition, facts: BadgeFacts) -> bool:
+    """Whether the facts earn the automatic badge (a manual badge is never earned by facts)."""
+    if badge.kind == BadgeDefinition.Kind.TIER:
+        return facts.tier_position is not None and facts.tier_position >= badge.tier.position
+    progress = badge_progress(badge=badge, facts=facts)
+    return progress is not None and progress[0] >= progress[1]
+
+
+@dataclass(frozen=True)
+class BadgeToEarn:
+    badge: BadgeDefinition
+    current: Decimal | None
+    target: Decimal | None
+
+
+@dataclass(frozen=True)
+class BadgeBoard:
+    earned: list[CustomerBadge]
+    to_earn: list[BadgeToEarn]
+
+
+def badge_board(*, customer: Customer, brand_id: int) -> BadgeBoard:
+    """The customer's badges at the brand, and the brand's active badges they do not hold yet,
+    with their progress where it is countable (3 of 5 orders). Four queries."""
+    earned = list(
+        CustomerBadge.objects.select_related("badge")
+        .filter(customer=customer, badge__brand_id=brand_id)
+        .order_by("-awarded_at", "-id")
+    )
+    held = {award.badge_id for award in earned}
+    badges = [
+        badge
+        for badge in BadgeDefinition.objects.select_related("tier")
+        .filter(brand_id=brand_id, is_active=True)
+        .order_by("name", "pk")
+        if badge.pk not in held
+    ]
+    facts = badge_facts(customer_ids=[customer.pk], brand_id=brand_id)[customer.pk]
+    to_earn = []
+    for badge in badges:
+        progress = badge_progress(badge=badge, facts=facts)
+        current, target = progress if progress is not None else (None, None)
+        if current is not None:
+            current = min(current, target)
+        to_earn.append(BadgeToEarn(badge=badge, current=current, target=target))
+    return BadgeBoard(earned=earned, to_earn=to_earn)
+
+
+def badges_for_staff(*, user) -> QuerySet[BadgeDefinition]:
+    queryset = BadgeDefinition.objects.select_related("brand", "tier")
+    return scope_to_user_brands(queryset, user, "brand").order_by("brand__name", "name", "pk")

@@ -1,6 +1,12 @@
-"""Periodic loyalty sweeps. Each is safe to run twice or concurrently."""
+"""Periodic loyalty sweeps, and badge evaluation. Each is safe to run twice or concurrently."""
+
+import logging
+
+from django.db import InterfaceError, OperationalError
 
 from config.celery_app import app
+from loyalty_management.models import CustomerBadge
+from loyalty_management.services.badges import badges_review, customer_badges_evaluate
 from loyalty_management.services.ledger import (
     balances_drift_repair,
     pending_points_release,
@@ -33,3 +39,34 @@ def repair_balance_drift_task() -> int:
 @app.task(name="loyalty_management.review_tiers", ignore_result=True, acks_late=True)
 def review_tiers_task() -> int:
     return tiers_review()
+
+
+logger = logging.getLogger(__name__)
+
+
+@app.task(
+    name="loyalty_management.evaluate_customer_badges",
+    autoretry_for=(OperationalError, InterfaceError),
+    max_retries=5,
+    retry_backoff=2,
+    retry_backoff_max=300,
+    retry_jitter=True,
+    acks_late=True,
+)
+def evaluate_customer_badges_task(
+    customer_id: int, brand_id: int, source: str = "order", order_id: int | None = None
+) -> int:
+    """Sent through the outbox when an order becomes paid or a tier changes; awards are
+    unique, so a duplicate delivery awards nothing."""
+    if source not in CustomerBadge.Source.values:
+        logger.warning("Badges: unknown source %r; evaluated as the daily review.", source)
+        source = CustomerBadge.Source.SWEEP
+    awarded = customer_badges_evaluate(
+        customer_id=customer_id, brand_id=brand_id, source=source, order_id=order_id
+    )
+    return len(awarded)
+
+
+@app.task(name="loyalty_management.review_badges", acks_late=True)
+def review_badges_task() -> int:
+    return badges_review()

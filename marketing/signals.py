@@ -2,7 +2,7 @@
 the loyalty work its change calls for, once the transaction commits.
 
 - becomes paid (created paid, or changed to paid; never when it already was): award points,
-  and credit its cashback when it has some;
+  credit its cashback when it has some, and evaluate the customer's badges at the brand;
 - refunded or partially refunded (a new status or a new refunded amount), or a paid order
   cancelled: reverse what it no longer keeps, points and cashback.
 
@@ -35,6 +35,7 @@ def remember_payment_status(sender, instance: Order, raw=False, update_fields=No
 
 
 AWARD_TASK = "marketing.award_loyalty_points_for_order"
+BADGES_TASK = "loyalty_management.evaluate_customer_badges"
 REVERSE_TASK = "marketing.reverse_loyalty_points_for_order"
 CASHBACK_CREDIT_TASK = "marketing.credit_cashback_for_order"
 CASHBACK_REVERSE_TASK = "marketing.reverse_cashback_for_order"
@@ -44,18 +45,33 @@ def _enqueue(task: str, order_id: int) -> None:
     outbox_enqueue(task=task, kwargs={"order_id": order_id})
 
 
+def _enqueue_paid(order: Order) -> None:
+    """An order became paid: award its points, credit its cashback when it has some, and
+    evaluate the customer's badges."""
+    _enqueue(AWARD_TASK, order.pk)
+    if order.cashback_total > 0:
+        _enqueue(CASHBACK_CREDIT_TASK, order.pk)
+    if order.customer_id is not None:
+        outbox_enqueue(
+            task=BADGES_TASK,
+            kwargs={
+                "customer_id": order.customer_id,
+                "brand_id": order.brand_id,
+                "source": "order",
+                "order_id": order.pk,
+            },
+        )
+
+
 @receiver(post_save, sender=Order, dispatch_uid="marketing.enqueue_loyalty_work")
 def enqueue_loyalty_work(sender, instance: Order, created: bool, raw=False, **kwargs):
     previous = instance.__dict__.pop(PREVIOUS, None)
     if raw:
         return
     status = instance.payment_status
-    has_cashback = instance.cashback_total > 0
     if created:
         if status == PS.PAID:
-            _enqueue(AWARD_TASK, instance.pk)
-            if has_cashback:
-                _enqueue(CASHBACK_CREDIT_TASK, instance.pk)
+            _enqueue_paid(instance)
         return
     if previous is None:
         return
@@ -65,10 +81,8 @@ def enqueue_loyalty_work(sender, instance: Order, created: bool, raw=False, **kw
     )
     cancelled_after_payment = status == PS.CANCELLED and previous_status in EARNING_STATUSES
     if status == PS.PAID and previous_status != PS.PAID:
-        _enqueue(AWARD_TASK, instance.pk)
-        if has_cashback:
-            _enqueue(CASHBACK_CREDIT_TASK, instance.pk)
+        _enqueue_paid(instance)
     elif refunded or cancelled_after_payment:
         _enqueue(REVERSE_TASK, instance.pk)
-        if has_cashback:
+        if instance.cashback_total > 0:
             _enqueue(CASHBACK_REVERSE_TASK, instance.pk)

@@ -83,9 +83,19 @@ def notify(params: dict, rule, ctx) -> dict:
     return {"event": params["event"], "notification": notification.pk}
 
 
+def award_badge(params: dict, rule, ctx) -> dict:
+    from loyalty_management.services.badges import badge_award_by_rule
+
+    award, created = badge_award_by_rule(
+        badge_id=params["badge"], brand_id=ctx.brand_id, customer=_customer(ctx), rule_id=rule.id
+    )
+    return {"badge": params["badge"], "changed": created, "customer_badge": award.pk}
+
+
 ACTION_RUNNERS: dict[str, Callable[[dict, object, object], dict]] = {
     "ADD_LABEL": add_label,
     "REMOVE_LABEL": remove_label,
     "AWARD_BONUS_POINTS": award_bonus_points,
     "NOTIFY": notify,
+    "AWARD_BADGE": award_badge,
 }

@@ -360,6 +360,12 @@ def _action_description(action_type: str, params: dict, discount: str | None) ->
         return f"Remove the customer label {params['label']}"
     if action_type == "AWARD_BONUS_POINTS":
         return f"Award {params['points']} bonus points"
+    if action_type == "AWARD_BADGE":
+        from loyalty_management.models import BadgeDefinition
+
+        badge = BadgeDefinition.objects.filter(pk=params["badge"]).first()
+        name = badge.name if badge is not None else f"with id {params['badge']} (gone)"
+        return f"Award the badge {name}, once per customer"
     return f"Send the notification {params['event']}"
 
 

@@ -29,6 +29,7 @@ ACTION_PARAM_EXAMPLES: dict[str, str] = {
     "REMOVE_LABEL": '{"label": "Customer_VIP"}: the name of a customer label',
     "AWARD_BONUS_POINTS": '{"points": 100, "reason": "Welcome bonus"}: through the loyalty ledger',
     "NOTIFY": '{"event": "rules.vip_welcome", "payload": {}}: a notification template event',
+    "AWARD_BADGE": '{"badge": 12}: the id of one of the brand\'s badges, awarded once',
 }
 
 CONDITION_FIELD_CHOICES = [

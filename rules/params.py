@@ -191,6 +191,7 @@ ACTION_KEYS: dict[str, tuple[frozenset[str], frozenset[str]]] = {  # (required, 
     "REMOVE_LABEL": (frozenset({"label"}), frozenset()),
     "AWARD_BONUS_POINTS": (frozenset({"points"}), frozenset({"reason"})),
     "NOTIFY": (frozenset({"event"}), frozenset({"payload"})),
+    "AWARD_BADGE": (frozenset({"badge"}), frozenset()),
 }
 
 
@@ -249,6 +250,11 @@ def action_params_clean(*, action_type: str, params: Any, event: str | None = No
         if not 0 < points <= MAX_BONUS_POINTS:
             raise _error(f"points must be between 1 and {MAX_BONUS_POINTS}.", "points")
         return {"points": points, "reason": _text(params, "reason", required=False)}
+    if action_type == "AWARD_BADGE":
+        badge = params["badge"]
+        if isinstance(badge, bool) or not isinstance(badge, int) or not 0 < badge < 2**63:
+            raise _error("badge must be the id of one of the brand's badges.", "badge")
+        return {"badge": badge}
     event_name = _text(params, "event", required=True, limit=64)
     if not _NOTIFY_EVENT.fullmatch(event_name):
         raise _error("event is a dotted lower-case name, e.g. rules.vip_welcome.", "event")

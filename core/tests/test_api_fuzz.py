@@ -37,6 +37,7 @@ from schemathesis.specs.openapi.checks import (
 from brands.models import PosDevice
 from core.tests.api_world import ERROR_KEYS, assert_error, build_tenant, staff_user
 from labels.tests.factories import LabelFactory
+from loyalty_management.services.badges import badge_definition_save
 from notifications.services import NotificationService
 from notifications.tests.factories import NotificationTemplateFactory
 from promotions.services.lifecycle import promotion_save
@@ -144,8 +145,14 @@ def build_world() -> World:
     a, b = build_tenant("a"), build_tenant("b")
     root = staff_user("root", superuser=True)
     template = NotificationTemplateFactory(channel="inbox", subject="+{{ points }}", body="b")
-    labels, promotions, messages = [], [], []
+    labels, promotions, messages, badges = [], [], [], []
     for tenant in (a, b):
+        badges.append(
+            badge_definition_save(
+                brand=tenant.brand,
+                data={"name": "Regular", "kind": "order_count", "order_count": 3},
+            ).pk
+        )
         labels.append(LabelFactory(brand=tenant.brand, name=f"VIP {tenant.brand.slug}"))
         promotions.append(
             promotion_save(promotion=PromotionFactory(brand=tenant.brand), actor=tenant.staff)
@@ -169,6 +176,7 @@ def build_world() -> World:
     path_ids = {
         "categories": [c.pk for t in tenants for c in (t.root_category, t.child_category)],
         "customers": [t.customer.pk for t in tenants],
+        "badges": badges,
         "labels": [label.pk for label in labels],
         "notifications": messages,
         "orders": [t.order.pk for t in tenants],

@@ -27,7 +27,8 @@ from core.tests.api_world import build_tenant, staff_user
 from customers.services import customer_create, customer_link_brand
 from labels.models import CustomerLabel
 from labels.tests.factories import LabelFactory
-from loyalty_management.models import LoyaltyAccount, LoyaltyAdjustment
+from loyalty_management.models import BadgeDefinition, LoyaltyAccount, LoyaltyAdjustment
+from loyalty_management.services.badges import badge_definition_save
 from loyalty_management.services.ledger import account_adjust
 from loyalty_management.tests.factories import LoyaltyProgramFactory
 from notifications.services import NotificationService
@@ -95,6 +96,7 @@ BODIES = {
     ("PATCH", "/api/v1/promotions/{id}/"): {"name": "Changed"},
     ("POST", "/api/v1/promotions/{id}/status/"): {"status": "paused"},
     ("PATCH", "/api/v1/rules/{id}/"): {"name": "Changed"},
+    ("PATCH", "/api/v1/loyalty/badges/{badge_id}/"): {"name": "Changed"},
     ("POST", "/api/v1/loyalty/accounts/{account_id}/adjustments/"): {
         "points": 5,
         "reason": "Matrix",
@@ -114,6 +116,7 @@ LIST_MODELS = {
     "/api/v1/loyalty/accounts/": ("loyalty_management", "loyaltyaccount"),
     "/api/v1/loyalty/adjustments/": ("loyalty_management", "loyaltyadjustment"),
     "/api/v1/wallets/": ("wallets", "wallet"),
+    "/api/v1/loyalty/badges/": ("loyalty_management", "badgedefinition"),
 }
 
 
@@ -150,6 +153,9 @@ def _brand_objects(tenant, key: str, template) -> dict[str, int]:
     adjustment = account_adjust(
         account_id=account.pk, points=100_000, reason="Pending", actor=requester
     )
+    badge = badge_definition_save(
+        brand=tenant.brand, data={"name": f"Badge {key}", "kind": "order_count", "order_count": 2}
+    )
     message = NotificationService.send_notification(
         event=template.event, payload={}, customer=tenant.customer
     ).inbox_message
@@ -172,6 +178,7 @@ def _brand_objects(tenant, key: str, template) -> dict[str, int]:
         "adjustments": adjustment.pk,
         "notifications": message.pk,
         "wallets": wallet.pk,
+        "badges": badge.pk,
     }
 
 
@@ -192,6 +199,7 @@ def _snapshot(b_ids: dict[str, int]) -> tuple:
         list(InboxMessage.objects.filter(pk=b_ids["notifications"]).values_list("read_at")),
         CustomerLabel.objects.filter(label_id=b_ids["labels"]).count(),
         list(Wallet.objects.filter(pk=b_ids["wallets"]).values_list("balance")),
+        list(BadgeDefinition.objects.filter(pk=b_ids["badges"]).values_list("name", "kind")),
     )
 
 

@@ -315,3 +315,22 @@ def test_the_admin_offers_export_and_erase_only_to_roles_with_the_permission(a):
     )
     assert refused.status_code in {200, 302}
     assert Customer.objects.get(pk=a.customer.pk).email == EMAIL
+
+
+def test_badges_are_exported_by_brand_and_their_staff_notes_erased(a, b):
+    from loyalty_management.models import CustomerBadge
+    from loyalty_management.services.badges import badge_award, badge_definition_save
+
+    customer_link_brand(customer=a.customer, brand=b.brand)
+    for tenant in (a, b):
+        hero = badge_definition_save(brand=tenant.brand, data={"name": "Hero", "kind": "manual"})
+        badge_award(badge=hero, customer=a.customer, source="staff", note=f"Met {FIRST}")
+
+    mine = customer_export(customer=a.customer, actor=a.staff, via="api")
+    assert [(held["brand"], held["badge"], held["note"]) for held in mine["badges"]] == [
+        ("brand-a", "Hero", f"Met {FIRST}")
+    ]
+
+    customer_erase(customer=a.customer, actor=None, via="command", any_brand=True)
+
+    assert list(CustomerBadge.objects.values_list("note", flat=True)) == ["", ""]

@@ -1,10 +1,19 @@
 """Wire formats of the loyalty API: plain output serializers, one input serializer."""
 
+from decimal import Decimal
+
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from core.api.privacy import PersonalDataField
 from core.privacy import EMAIL
-from loyalty_management.models import LoyaltyAccount, LoyaltyAdjustment, LoyaltyTransaction, Tier
+from loyalty_management.models import (
+    BadgeDefinition,
+    LoyaltyAccount,
+    LoyaltyAdjustment,
+    LoyaltyTransaction,
+    Tier,
+)
 from loyalty_management.services.ledger import MAX_ADJUSTMENT
 
 
@@ -97,3 +106,123 @@ class LoyaltyAdjustmentOutputSerializer(serializers.ModelSerializer):
             "created_at",
             "decided_at",
         ]
+
+
+# --- Badges -------------------------------------------------------------------------------------
+
+
+def _progress_text(value, kind: str) -> str:
+    if kind == BadgeDefinition.Kind.LIFETIME_SPEND:
+        return f"{value:.2f}"
+    return str(int(value))
+
+
+class BadgeProgressOutputSerializer(serializers.Serializer):
+    current = serializers.CharField(help_text="Where the customer is: a count, or an amount.")
+    target = serializers.CharField(help_text="What the badge needs: a count, or an amount.")
+
+
+class EarnedBadgeOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField(source="badge.pk")
+    name = serializers.CharField(source="badge.name")
+    description = serializers.CharField(source="badge.description")
+    icon = serializers.CharField(source="badge.icon")
+    kind = serializers.CharField(source="badge.kind")
+    awarded_at = serializers.DateTimeField()
+
+
+class BadgeToEarnOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField(source="badge.pk")
+    name = serializers.CharField(source="badge.name")
+    description = serializers.CharField(source="badge.description")
+    icon = serializers.CharField(source="badge.icon")
+    kind = serializers.CharField(source="badge.kind")
+    progress = serializers.SerializerMethodField(
+        help_text="Null when the badge is not earned by a count or an amount."
+    )
+
+    @extend_schema_field(BadgeProgressOutputSerializer(allow_null=True))
+    def get_progress(self, item) -> dict | None:
+        if item.current is None:
+            return None
+        kind = item.badge.kind
+        return {
+            "current": _progress_text(item.current, kind),
+            "target": _progress_text(item.target, kind),
+        }
+
+
+class BadgeBoardOutputSerializer(serializers.Serializer):
+    earned = EarnedBadgeOutputSerializer(many=True, help_text="Newest first.")
+    to_earn = BadgeToEarnOutputSerializer(
+        many=True, help_text="The brand's active badges the customer does not hold yet."
+    )
+
+
+class MyLoyaltyOutputSerializer(LoyaltySummaryOutputSerializer):
+    badges = BadgeBoardOutputSerializer()
+
+
+class BadgeDefinitionOutputSerializer(serializers.ModelSerializer):
+    brand = serializers.CharField(source="brand.slug")
+
+    class Meta:
+        model = BadgeDefinition
+        fields = [
+            "id",
+            "brand",
+            "name",
+            "description",
+            "icon",
+            "kind",
+            "order_count",
+            "store_count",
+            "spend_amount",
+            "tier",
+            "is_active",
+            "created_at",
+            "updated_at",
+        ]
+
+
+class BadgeDefinitionInputSerializer(serializers.Serializer):
+    """The threshold the kind needs: order_count, store_count, spend_amount or tier (an id of
+    a tier of the brand's programme); a manual badge takes none."""
+
+    brand = serializers.SlugField(help_text="Slug of one of your brands (creation only).")
+    name = serializers.CharField(max_length=80)
+    description = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+    icon = serializers.RegexField(
+        r"^[a-z0-9][a-z0-9-]{0,39}$",
+        required=False,
+        allow_blank=True,
+        help_text="An icon name: lower-case letters, digits and dashes.",
+        error_messages={
+            "invalid": "Use lower-case letters, digits and dashes, for example star or gold-medal."
+        },
+    )
+    kind = serializers.ChoiceField(choices=BadgeDefinition.Kind.choices)
+    order_count = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1, max_value=1_000_000
+    )
+    store_count = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1, max_value=100_000
+    )
+    spend_amount = serializers.DecimalField(
+        max_digits=14,
+        decimal_places=2,
+        required=False,
+        allow_null=True,
+        min_value=Decimal("0.01"),
+        max_value=Decimal("999999999999.99"),
+    )
+    tier = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1, max_value=2**63 - 1
+    )
+    is_active = serializers.BooleanField(required=False)
+
+
+class BadgeDefinitionUpdateInputSerializer(BadgeDefinitionInputSerializer):
+    """The fields to change; a badge stays in its brand."""
+
+    brand = None

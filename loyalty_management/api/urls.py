@@ -1,6 +1,8 @@
 from django.urls import path
 
 from loyalty_management.api.views import (
+    BadgeDefinitionDetailView,
+    BadgeDefinitionListView,
     LoyaltyAccountListView,
     LoyaltyAdjustmentApproveView,
     LoyaltyAdjustmentCreateView,
@@ -18,6 +20,12 @@ urlpatterns = [
         name="loyalty-me-transactions",
     ),
     path("loyalty/accounts/", LoyaltyAccountListView.as_view(), name="loyalty-accounts"),
+    path("loyalty/badges/", BadgeDefinitionListView.as_view(), name="loyalty-badges"),
+    path(
+        "loyalty/badges/<int:badge_id>/",
+        BadgeDefinitionDetailView.as_view(),
+        name="loyalty-badge",
+    ),
     path(
         "loyalty/accounts/<int:account_id>/adjustments/",
         LoyaltyAdjustmentCreateView.as_view(),

@@ -9,7 +9,7 @@ from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from brands.selectors import get_current_brand
+from brands.selectors import get_current_brand, staff_brand_by_slug
 from core.api.errors import PAGE_NOT_FOUND, ErrorSerializer
 from core.api.filters import IdFilter, UtcIsoDateTimeFilter
 from core.api.inputs import parse_input
@@ -18,12 +18,21 @@ from core.errors import ApplicationError, NotFoundError
 from loyalty_management import selectors
 from loyalty_management.api.serializers import (
     AdjustmentInputSerializer,
+    BadgeDefinitionInputSerializer,
+    BadgeDefinitionOutputSerializer,
+    BadgeDefinitionUpdateInputSerializer,
     LoyaltyAccountOutputSerializer,
     LoyaltyAdjustmentOutputSerializer,
-    LoyaltySummaryOutputSerializer,
     LoyaltyTransactionOutputSerializer,
+    MyLoyaltyOutputSerializer,
 )
-from loyalty_management.models import LoyaltyAccount, LoyaltyAdjustment, LoyaltyTransaction
+from loyalty_management.models import (
+    BadgeDefinition,
+    LoyaltyAccount,
+    LoyaltyAdjustment,
+    LoyaltyTransaction,
+)
+from loyalty_management.services.badges import badge_definition_delete, badge_definition_save
 from loyalty_management.services.ledger import account_adjust, account_adjustment_decide
 
 ERRORS = {400: ErrorSerializer, 401: ErrorSerializer, 403: ErrorSerializer}
@@ -54,7 +63,7 @@ class MyLoyaltyView(APIView):
     @extend_schema(
         tags=["loyalty"],
         parameters=[BRAND_PARAMETER],
-        responses={200: LoyaltySummaryOutputSerializer, **ERRORS, 404: ErrorSerializer},
+        responses={200: MyLoyaltyOutputSerializer, **ERRORS, 404: ErrorSerializer},
         examples=[
             OpenApiExample(
                 "Balance",
@@ -83,6 +92,36 @@ class MyLoyaltyView(APIView):
                     "to_next_tier": "520.00",
                     "expiring_points": 40,
                     "expiring_until": "2025-06-01T12:00:00Z",
+                    "badges": {
+                        "earned": [
+                            {
+                                "id": 3,
+                                "name": "First bite",
+                                "description": "Your first paid order.",
+                                "icon": "star",
+                                "kind": "order_count",
+                                "awarded_at": "2025-04-02T18:10:00Z",
+                            }
+                        ],
+                        "to_earn": [
+                            {
+                                "id": 4,
+                                "name": "Regular",
+                                "description": "Five paid orders.",
+                                "icon": "medal",
+                                "kind": "order_count",
+                                "progress": {"current": "3", "target": "5"},
+                            },
+                            {
+                                "id": 7,
+                                "name": "Gold member",
+                                "description": "",
+                                "icon": "crown",
+                                "kind": "tier",
+                                "progress": None,
+                            },
+                        ],
+                    },
                 },
             )
         ],
@@ -101,7 +140,7 @@ class MyLoyaltyView(APIView):
                 "This brand has no loyalty program.", code="loyalty_program_not_found"
             )
         summary = selectors.account_summary(customer=request_customer(request), program=program)
-        return Response(LoyaltySummaryOutputSerializer(summary).data)
+        return Response(MyLoyaltyOutputSerializer(summary).data)
 
 
 class MyLoyaltyTransactionListView(generics.ListAPIView):
@@ -302,3 +341,106 @@ class LoyaltyAdjustmentRejectView(LoyaltyAdjustmentApproveView):
     """Brand admins: reject a pending adjustment of their brands; the ledger is not touched."""
 
     approve = False
+
+
+# --- Badges -------------------------------------------------------------------------------------
+
+
+class BadgeFilter(django_filters.FilterSet):
+    brand = django_filters.CharFilter(field_name="brand__slug")
+    kind = django_filters.ChoiceFilter(choices=BadgeDefinition.Kind.choices)
+    is_active = django_filters.BooleanFilter()
+
+    class Meta:
+        model = BadgeDefinition
+        fields = ["brand", "kind", "is_active"]
+
+
+def _badge_for_staff(user, badge_id: int) -> BadgeDefinition:
+    badge = selectors.badges_for_staff(user=user).filter(pk=badge_id).first()
+    if badge is None:
+        raise NotFoundError("No such badge.", code="badge_not_found")
+    return badge
+
+
+class BadgeDefinitionListView(generics.ListAPIView):
+    """Staff: the badges of their brands; create one."""
+
+    permission_classes = [IsStaff & StaffModelPermissions]
+    serializer_class = BadgeDefinitionOutputSerializer
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = BadgeFilter
+    queryset = BadgeDefinition.objects.none()
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return BadgeDefinition.objects.none()
+        return selectors.badges_for_staff(user=self.request.user)
+
+    @extend_schema(
+        tags=["loyalty"],
+        responses={200: BadgeDefinitionOutputSerializer(many=True), **ERRORS, 404: PAGE_NOT_FOUND},
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        tags=["loyalty"],
+        request=BadgeDefinitionInputSerializer,
+        responses={201: BadgeDefinitionOutputSerializer, **ERRORS},
+        examples=[
+            OpenApiExample(
+                "Five paid orders",
+                request_only=True,
+                value={
+                    "brand": "burger-town",
+                    "name": "Regular",
+                    "description": "Five paid orders.",
+                    "icon": "medal",
+                    "kind": "order_count",
+                    "order_count": 5,
+                },
+            )
+        ],
+    )
+    def post(self, request):
+        data = parse_input(BadgeDefinitionInputSerializer, request.data)
+        brand = staff_brand_by_slug(request.user, data.pop("brand"))
+        badge = badge_definition_save(brand=brand, data=data)
+        return Response(BadgeDefinitionOutputSerializer(badge).data, status=status.HTTP_201_CREATED)
+
+
+class BadgeDefinitionDetailView(generics.GenericAPIView):
+    """Staff: one badge of their brands; change it, or delete it while nobody holds it."""
+
+    permission_classes = [IsStaff & StaffModelPermissions]
+    serializer_class = BadgeDefinitionOutputSerializer
+    queryset = BadgeDefinition.objects.none()
+
+    @extend_schema(
+        tags=["loyalty"],
+        responses={200: BadgeDefinitionOutputSerializer, **ERRORS, 404: ErrorSerializer},
+    )
+    def get(self, request, badge_id: int):
+        badge = _badge_for_staff(request.user, badge_id)
+        return Response(BadgeDefinitionOutputSerializer(badge).data)
+
+    @extend_schema(
+        tags=["loyalty"],
+        request=BadgeDefinitionUpdateInputSerializer,
+        responses={200: BadgeDefinitionOutputSerializer, **ERRORS, 404: ErrorSerializer},
+    )
+    def patch(self, request, badge_id: int):
+        badge = _badge_for_staff(request.user, badge_id)
+        data = parse_input(BadgeDefinitionUpdateInputSerializer, request.data, partial=True)
+        badge = badge_definition_save(badge=badge, data=data)
+        return Response(BadgeDefinitionOutputSerializer(badge).data)
+
+    @extend_schema(
+        tags=["loyalty"],
+        request=None,
+        responses={204: None, **ERRORS, 404: ErrorSerializer, 409: ErrorSerializer},
+    )
+    def delete(self, request, badge_id: int):
+        badge_definition_delete(badge=_badge_for_staff(request.user, badge_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)

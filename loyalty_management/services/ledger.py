@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from brands.roles import adjustment_limit_for
 from core.errors import ApplicationError, ConflictError, NotFoundError, PermissionDeniedError
+from core.outbox import outbox_enqueue
 from customers.models import Customer
 from loyalty_management.lock_objects import account_lock
 from loyalty_management.models import (
@@ -50,6 +51,8 @@ LIFETIME_KINDS = (Kind.EARNED, Kind.BONUS, Kind.REVERSED, Kind.CASHBACK, Kind.CA
 ORDER_CREDIT_KINDS = frozenset({Kind.EARNED, Kind.CASHBACK})
 REVERSAL_OF = {Kind.REVERSED: Kind.EARNED, Kind.CASHBACK_REVERSED: Kind.CASHBACK}
 SWEEP_BATCH = 500
+# A tier change evaluates the customer's badges (a badge may ask for a tier).
+BADGES_TASK = "loyalty_management.evaluate_customer_badges"
 
 
 # --- Accounts -----------------------------------------------------------------------------------
@@ -621,6 +624,10 @@ def account_tier_evaluate(
     )
     account.tier = target
     account.save(update_fields=["tier", "updated_at"])
+    outbox_enqueue(
+        task=BADGES_TASK,
+        kwargs={"customer_id": account.customer_id, "brand_id": program.brand_id, "source": "tier"},
+    )
     return period
 
 

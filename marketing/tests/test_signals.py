@@ -29,8 +29,9 @@ def test_an_order_changed_to_paid_gets_its_points_after_commit(
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         set_status(order, PS.PAID)
     assert not LoyaltyTransaction.objects.exists()  # nothing before the commit
-    assert len(callbacks) == 1
-    callbacks[0]()
+    assert len(callbacks) == 2  # the award, and the evaluation of the customer's badges
+    for callback in callbacks:
+        callback()
 
     # Then the award task ran and the order earned its points
     earned = LoyaltyTransaction.objects.get(order=order)
@@ -51,8 +52,8 @@ def test_an_order_created_paid_gets_its_points(
             payment_status=PS.PAID,
         )
 
-    # Then one award was enqueued and it awarded the points
-    assert len(callbacks) == 1
+    # Then one award (and one badge evaluation) was enqueued and it awarded the points
+    assert len(callbacks) == 2
     assert LoyaltyTransaction.objects.get(order=order, kind=Kind.EARNED).points == 7
 
 

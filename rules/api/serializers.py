@@ -71,7 +71,8 @@ class RuleActionSerializer(serializers.Serializer):
         help_text='By type: DISCOUNT {"percentage": 10, "description": "..."} or '
         '{"amount": "5.00"} (optional "max_amount", "base": "remaining"|"subtotal"); '
         'ADD_LABEL / REMOVE_LABEL {"label": "<customer label name>"}; AWARD_BONUS_POINTS '
-        '{"points": 100, "reason": "..."}; NOTIFY {"event": "rules.vip_welcome", "payload": {}}.',
+        '{"points": 100, "reason": "..."}; NOTIFY {"event": "rules.vip_welcome", "payload": {}}; '
+        'AWARD_BADGE {"badge": <id of a badge of the rule\'s brand>}.',
     )
     position = serializers.IntegerField(
         min_value=0, max_value=32767, required=False, help_text="Order within the rule."

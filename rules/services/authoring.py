@@ -110,7 +110,21 @@ def rule_action_check(
                 f"No customer label named {clean['label']!r} ({scope}); create it first.",
                 "action_params",
             )
+    if action_type == "AWARD_BADGE":
+        _badge_check(brand_id=brand_id, badge_id=clean["badge"])
     return clean
+
+
+def _badge_check(*, brand_id: int | None, badge_id: int) -> None:
+    from loyalty_management.models import BadgeDefinition
+
+    if brand_id is None:
+        raise _invalid("A rule for every brand cannot award a brand's badge.", "action_params")
+    badge = BadgeDefinition.objects.filter(pk=badge_id, brand_id=brand_id).first()
+    if badge is None:
+        raise _invalid("No badge with this id in the rule's brand.", "action_params")
+    if not badge.is_active:
+        raise _invalid(f"The badge {badge.name!r} is not active.", "action_params")
 
 
 def _event_of(rule: Rule) -> str | None:
