@@ -245,7 +245,13 @@ CELERY_TASK_TIME_LIMIT = 300
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_TASK_DEFAULT_QUEUE", "default")
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A task unacknowledged for this long is handed to another worker (Redis transport).
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+# Publishing to a broker that hangs fails after the socket timeout instead of holding the request
+# (what was owed stays in the outbox); it must stay above the worker's 1 s poll.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": 3600,
+    "socket_timeout": float(os.environ.get("CELERY_BROKER_SOCKET_TIMEOUT", "5")),
+    "socket_connect_timeout": float(os.environ.get("CELERY_BROKER_CONNECT_TIMEOUT", "2")),
+}
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "core.beat_scheduler:DatabaseScheduler"
 # The default periodic tasks. Beat creates the missing ones in django-celery-beat's tables when
@@ -376,6 +382,8 @@ THROTTLE_RATES = {
 # delay doubling each time up to the maximum; done messages are kept this many days.
 OUTBOX_RESEND_AFTER_SECONDS = int(os.environ.get("OUTBOX_RESEND_AFTER_SECONDS", "300"))
 OUTBOX_RESEND_MAX_SECONDS = int(os.environ.get("OUTBOX_RESEND_MAX_SECONDS", "3600"))
+# A send the broker refused is tried again after this, doubled per send, by the sweep.
+OUTBOX_SEND_RETRY_SECONDS = int(os.environ.get("OUTBOX_SEND_RETRY_SECONDS", "30"))
 OUTBOX_RETENTION_DAYS = int(os.environ.get("OUTBOX_RETENTION_DAYS", "7"))
 # /healthz says `degraded` while an owed effect has waited longer than this.
 OUTBOX_LATE_AFTER_SECONDS = int(os.environ.get("OUTBOX_LATE_AFTER_SECONDS", "900"))

@@ -1,11 +1,10 @@
 """Admin pieces every app shares, and the outbox's page."""
 
 from django.contrib import admin, messages
-from django.utils import timezone
 
 from core import privacy
 from core.models import OutboxMessage
-from core.outbox import outbox_sweep
+from core.outbox import outbox_send_now
 
 
 class ReadOnlyAdminMixin:
@@ -141,9 +140,7 @@ class OutboxMessageAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.action(description="Send the selected messages again now")
     def send_again_now(self, request, queryset):
-        now = timezone.now()
-        pending = queryset.filter(done_at__isnull=True).update(due_at=now)
-        sent = outbox_sweep(now=now)
+        pending, sent = outbox_send_now(message_ids=list(queryset.values_list("pk", flat=True)))
         self.message_user(
             request,
             f"{sent} of {pending} messages not done yet were sent again.",

@@ -19,9 +19,11 @@ happen exactly once.
 
 import logging
 import re
+import time
 from datetime import datetime, timedelta
 from typing import Any
 
+from celery.exceptions import NotRegistered
 from celery.signals import task_failure, task_success
 from django.conf import settings
 from django.db import transaction
@@ -40,8 +42,8 @@ PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 
 TASK_ID = re.compile(r"^outbox-(\d+)-\d+$")
 
 
-def _resend_after(sends: int) -> timedelta:
-    base = settings.OUTBOX_RESEND_AFTER_SECONDS
+def _resend_after(sends: int, *, base: int | None = None) -> timedelta:
+    base = settings.OUTBOX_RESEND_AFTER_SECONDS if base is None else base
     return timedelta(seconds=min(base * 2**sends, settings.OUTBOX_RESEND_MAX_SECONDS))
 
 
@@ -59,12 +61,39 @@ def outbox_enqueue(*, task: str, kwargs: dict[str, Any]) -> OutboxMessage:
     return message
 
 
+class _BrokerFailures:
+    """After a send fails, this process sends nothing more to the broker for
+    `OUTBOX_SEND_RETRY_SECONDS` (what is owed waits for the sweep), so a request that owes
+    several effects waits on a dead or hung broker once, not once per effect."""
+
+    def __init__(self) -> None:
+        self.until = 0.0
+        self.error: BaseException | None = None
+
+    def failing(self) -> bool:
+        return time.monotonic() < self.until
+
+    def record(self, error: BaseException) -> None:
+        self.error = error
+        self.until = time.monotonic() + settings.OUTBOX_SEND_RETRY_SECONDS
+
+    def clear(self) -> None:
+        self.until, self.error = 0.0, None
+
+
+broker_failures = _BrokerFailures()
+
+
 def _send(message: OutboxMessage, producer=None) -> bool:
     """Hand one message to the broker (or run it, with eager tasks), through `producer` when
-    given. Never raises: a message that could not be sent is due at once for the sweep.
-    Whether it was sent."""
+    given. Never raises: a message that could not be sent (or was not tried, the broker having
+    just failed) is due again after `OUTBOX_SEND_RETRY_SECONDS`, doubled per send so far, for
+    the sweep. Whether it was sent."""
     from config.celery_app import app
 
+    if broker_failures.failing():
+        _record_unsent(message, broker_failures.error)
+        return False
     try:
         if message.task not in app.tasks:  # the apps' task modules are imported lazily
             autodiscover_modules("tasks")
@@ -75,21 +104,31 @@ def _send(message: OutboxMessage, producer=None) -> bool:
             retry_policy=PUBLISH_RETRY_POLICY,
             producer=producer,
         )
-    except Exception as exc:  # the broker is down or refused: the sweep sends it again
-        logger.warning(
-            "Outbox message %s (%s) not sent, the sweep will send it: %s",
-            message.pk,
-            message.task,
-            type(exc).__name__,
-        )
-        try:
-            OutboxMessage.objects.filter(pk=message.pk, done_at__isnull=True).update(
-                due_at=timezone.now(), last_error=_error_text(exc)
-            )
-        except Exception:  # the row keeps its first due time
-            logger.exception("Outbox message %s: could not record the failed send.", message.pk)
+    except Exception as exc:  # the broker is down, hung or refused: the sweep sends it again
+        if not isinstance(exc, NotRegistered):
+            broker_failures.record(exc)
+        _record_unsent(message, exc)
         return False
+    broker_failures.clear()
     return True
+
+
+def _record_unsent(message: OutboxMessage, exc: BaseException | None) -> None:
+    logger.warning(
+        "Outbox message %s (%s) not sent, the sweep will send it: %s",
+        message.pk,
+        message.task,
+        type(exc).__name__,
+    )
+    try:
+        retry_at = timezone.now() + _resend_after(
+            message.sends, base=settings.OUTBOX_SEND_RETRY_SECONDS
+        )
+        OutboxMessage.objects.filter(pk=message.pk, done_at__isnull=True).update(
+            due_at=retry_at, last_error=_error_text(exc) if exc else ""
+        )
+    except Exception:  # the row keeps its first due time
+        logger.exception("Outbox message %s: could not record the failed send.", message.pk)
 
 
 def outbox_sweep(*, now: datetime | None = None) -> int:
@@ -99,16 +138,9 @@ def outbox_sweep(*, now: datetime | None = None) -> int:
     now = now or timezone.now()
     sent = 0
     while True:
-        with transaction.atomic():
-            batch = list(
-                OutboxMessage.objects.select_for_update(skip_locked=True)
-                .filter(done_at__isnull=True, due_at__lte=now)
-                .order_by("due_at", "pk")[:SWEEP_BATCH]
-            )
-            for message in batch:
-                message.sends += 1
-                message.due_at = now + _resend_after(message.sends)
-            OutboxMessage.objects.bulk_update(batch, ["sends", "due_at"])
+        batch = _claim(
+            OutboxMessage.objects.filter(due_at__lte=now).order_by("due_at", "pk"), now=now
+        )
         sent += _send_all(batch)
         if len(batch) < SWEEP_BATCH:
             break
@@ -117,12 +149,37 @@ def outbox_sweep(*, now: datetime | None = None) -> int:
     return sent
 
 
+def outbox_send_now(*, message_ids: list[int]) -> tuple[int, int]:
+    """Send these messages again now, whatever their due time (the admin's action). Returns
+    how many of them were not done yet, and how many of those were sent."""
+    batch = _claim(OutboxMessage.objects.filter(pk__in=message_ids).order_by("pk"))
+    return len(batch), _send_all(batch)
+
+
+def _claim(queryset, *, now: datetime | None = None) -> list[OutboxMessage]:
+    """Lock up to a batch of the not-done messages of `queryset` (skipping those another
+    sweep holds), count a send for each and push its due time back, and commit that."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        batch = list(
+            queryset.select_for_update(skip_locked=True).filter(done_at__isnull=True)[:SWEEP_BATCH]
+        )
+        for message in batch:
+            message.sends += 1
+            message.due_at = now + _resend_after(message.sends)
+        OutboxMessage.objects.bulk_update(batch, ["sends", "due_at"])
+    return batch
+
+
 def _send_all(messages: list[OutboxMessage]) -> int:
-    """Send `messages` through one producer (one broker connection for the batch)."""
+    """Send `messages` through one producer (one broker connection for the batch). The sweep
+    tries the broker again even if it failed a moment ago; the first failure leaves the rest of
+    the batch to the next sweep."""
     from config.celery_app import app
 
     if not messages:
         return 0
+    broker_failures.clear()
     try:
         with app.producer_or_acquire() as producer:
             return sum(_send(message, producer) for message in messages)

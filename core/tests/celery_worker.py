@@ -31,6 +31,7 @@ from django.conf import settings
 from django.db import connection
 
 from config.celery_app import app as celery_app
+from core.outbox import broker_failures
 from core.tests.redis_server import free_port
 
 STARTUP_TIMEOUT_SECONDS = 60
@@ -165,6 +166,7 @@ def _reset_broker_connections() -> None:
     to the broker configured then)."""
     kombu.pools.reset()
     celery_app._pool = None
+    broker_failures.clear()  # what the last broker did says nothing of the next one
     celery_app.amqp._producer_pool = None
 
 

@@ -66,12 +66,13 @@ def test_with_the_broker_down_the_commit_succeeds_and_every_message_waits_for_th
         messages = list(OutboxMessage.objects.order_by("pk"))
         assert len(messages) == 3
         assert all(m.done_at is None for m in messages)
-        assert all(m.due_at <= timezone.now() for m in messages)
+        # due again after the send retry delay, not at once and not after the full resend delay
+        assert all(m.due_at <= timezone.now() + timedelta(seconds=30) for m in messages)
         assert all("Error" in m.last_error for m in messages)
         assert not LoyaltyTransaction.objects.filter(order=paid_order).exists()
 
-    # When the broker is back and the sweep runs
-    sent = outbox_sweep()
+    # When the broker is back and the sweep runs after that delay
+    sent = outbox_sweep(now=timezone.now() + timedelta(seconds=31))
 
     # Then each is sent once more, done, and the order earned once
     assert sent == 3
@@ -94,7 +95,7 @@ def test_a_payment_change_with_the_broker_down_commits_and_its_award_follows_the
     assert not LoyaltyTransaction.objects.filter(order=paid_order).exists()
 
     # Then the sweep does the award
-    outbox_sweep()
+    outbox_sweep(now=timezone.now() + timedelta(seconds=31))
     assert LoyaltyTransaction.objects.filter(order=paid_order, kind="earned").count() == 1
 
 
@@ -119,7 +120,8 @@ def test_the_sweep_sends_only_what_is_due_and_not_done():
     assert later.sends == 0 and later.done_at is None
     assert done.sends == 0
     assert unknown.done_at is None and "NotRegistered" in unknown.last_error
-    assert unknown.due_at <= timezone.now()  # a failed send is due again at once
+    # a failed send is due again after a short delay that doubles per send, not every minute
+    assert now < unknown.due_at <= timezone.now() + timedelta(seconds=60)
 
 
 def test_each_send_of_a_message_not_done_doubles_its_delay_up_to_the_maximum(settings):

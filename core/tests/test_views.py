@@ -45,7 +45,7 @@ def test_healthz_says_degraded_with_200_when_the_cache_is_unreachable(client):
     body = response.json()
     assert body["status"] == "degraded"
     assert body["checks"]["cache"]["status"] == "down"
-    assert body["checks"]["cache"]["error"].startswith("CacheUnavailable")
+    assert body["checks"]["cache"]["error"] == "CacheUnavailable"  # no host or port
     assert body["checks"]["database"]["status"] == "ok"
 
 
@@ -82,7 +82,7 @@ def test_healthz_says_degraded_when_the_broker_is_unreachable(client, settings):
 
 
 @pytest.mark.django_db
-def test_healthz_says_degraded_while_the_outbox_is_late(client, settings):
+def test_healthz_says_degraded_while_the_outbox_is_late(client, settings, caplog):
     from datetime import timedelta
 
     from django.utils import timezone
@@ -101,4 +101,5 @@ def test_healthz_says_degraded_while_the_outbox_is_late(client, settings):
     body = response.json()
     assert body["status"] == "degraded"
     assert body["checks"]["outbox"]["status"] == "down"
-    assert body["checks"]["outbox"]["error"].startswith("RuntimeError: 2 effects owed")
+    assert body["checks"]["outbox"]["error"] == "RuntimeError"
+    assert "2 effects owed, the oldest for" in caplog.text  # the detail goes to the log
