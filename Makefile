@@ -42,9 +42,14 @@ seed:
 	$(PY) manage.py seed_demo
 	$(PY) manage.py install_vip_example
 
+# The access log names the path, never the query string or the referer (they can carry an
+# email address or a phone number searched for).
+ACCESS_LOG_FORMAT = '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(L)s "%(a)s"'
+
 serve:
 	$(PY) manage.py collectstatic --noinput -v 0
-	$(BIN)/gunicorn config.wsgi:application --bind $(HOST):$(PORT) --workers $${WEB_CONCURRENCY:-3} --access-logfile -
+	$(BIN)/gunicorn config.wsgi:application --bind $(HOST):$(PORT) --workers $${WEB_CONCURRENCY:-3} \
+		--access-logfile - --access-logformat $(ACCESS_LOG_FORMAT)
 
 worker:
 	$(BIN)/celery -A config worker --loglevel=INFO --concurrency=$${CELERY_CONCURRENCY:-2}

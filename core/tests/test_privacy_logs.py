@@ -182,3 +182,50 @@ def test_production_sends_email_by_smtp_and_only_debug_prints_it():
     assert _settings_value(
         "EMAIL_BACKEND", DEBUG="0", EMAIL_BACKEND="django.core.mail.backends.dummy.EmailBackend"
     ) == ("django.core.mail.backends.dummy.EmailBackend")
+
+
+def test_the_access_log_of_make_serve_holds_no_query_string(tmp_path):
+    # Given gunicorn started with the access log format `make serve` uses
+    import re
+    import socket
+    import time
+    import urllib.request
+
+    from django.conf import settings
+
+    makefile = (settings.BASE_DIR / "Makefile").read_text()
+    access_format = re.search(r"^ACCESS_LOG_FORMAT = '(.*)'$", makefile, re.M).group(1)
+    assert "--access-logformat $(ACCESS_LOG_FORMAT)" in makefile
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    log = tmp_path / "access.log"
+    env = {**os.environ, "DATABASE_URL": "sqlite:///:memory:", "DEBUG": "1"}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "config.wsgi:application", "--bind",
+         f"127.0.0.1:{port}", "--workers", "1", "--access-logfile", str(log),
+         "--access-logformat", access_format],
+        cwd=settings.BASE_DIR, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                # When a request carries an email address in its query string and referer
+                request = urllib.request.Request(
+                    f"http://127.0.0.1:{port}/healthz?email={EMAIL}",
+                    headers={"Referer": f"http://shop.example/?q={EMAIL}"},
+                )
+                urllib.request.urlopen(request, timeout=5).read()  # noqa: S310 - http on loopback
+                break
+            except OSError:
+                assert time.monotonic() < deadline and server.poll() is None, "no gunicorn"
+                time.sleep(0.2)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+    # Then the access log names the request without the query or the referer
+    written = log.read_text()
+    assert '"GET /healthz HTTP/1.1" 200' in written
+    assert EMAIL not in written and "example.com" not in written
