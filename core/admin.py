@@ -44,7 +44,8 @@ class PersonalDataAdminMixin:
     addresses and phone numbers (payloads, message bodies, errors). In the list and on the
     change page, a user who may not see a field in full gets a read-only column with the
     masked value (or nothing) in its place, so the form never carries the full value either.
-    Searching by those fields still works: a search reveals no value.
+    Searching by those fields still works, by the whole value only for a masked field and not
+    at all for a hidden one (`get_search_fields`).
     """
 
     personal_data: dict[str, str] = {}
@@ -84,6 +85,22 @@ class PersonalDataAdminMixin:
 
     def get_list_display(self, request):
         return self._shown_all(request, super().get_list_display(request))
+
+    def get_search_fields(self, request):
+        """A masked field is searched whole (`=`), a hidden one not at all: a search by part
+        would rebuild, letter by letter, what the page masks."""
+        fields = []
+        for name in super().get_search_fields(request):
+            kind = self.personal_data.get(name)
+            if kind is None:
+                fields.append(name)
+                continue
+            level = privacy.pii_level(request.user, kind)
+            if level is privacy.Level.FULL:
+                fields.append(name)
+            elif level is privacy.Level.MASKED:
+                fields.append(f"={name}")
+        return fields
 
     def get_fieldsets(self, request, obj=None):
         if obj is None:  # adding: the user types the values, nothing is revealed

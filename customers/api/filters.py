@@ -4,13 +4,14 @@ from django.db.models import Q
 from brands.models import Brand
 from brands.selectors import scope_to_user_brands
 from core.api.filters import IdFilter
+from core.privacy import EMAIL, PHONE, Level, pii_level
 from customers.models import Customer
 from labels.models import Label
 
 
 class CustomerFilter(django_filters.FilterSet):
-    email = django_filters.CharFilter(field_name="email", lookup_expr="iexact", max_length=254)
-    phone = django_filters.CharFilter(field_name="phone", max_length=32)
+    email = django_filters.CharFilter(method="filter_email", max_length=254)
+    phone = django_filters.CharFilter(method="filter_phone", max_length=32)
     external_id = django_filters.CharFilter(field_name="external_id", max_length=64)
     brand = django_filters.CharFilter(
         method="filter_brand", max_length=60, label="Brand slug (one of your brands)"
@@ -37,12 +38,26 @@ class CustomerFilter(django_filters.FilterSet):
         )
         return queryset.filter(label_assignments__label__in=labels).distinct()
 
+    # Personal data the user's role hides cannot be filtered on either, and what it masks is
+    # matched whole, never by part: a search must not rebuild what the page masks.
+    def filter_email(self, queryset, name, value):
+        if pii_level(self.request.user, EMAIL) is Level.HIDDEN:
+            return queryset.none()
+        return queryset.filter(email__iexact=value)
+
+    def filter_phone(self, queryset, name, value):
+        if pii_level(self.request.user, PHONE) is Level.HIDDEN:
+            return queryset.none()
+        return queryset.filter(phone=value)
+
     def filter_search(self, queryset, name, value):
+        email_level = pii_level(self.request.user, EMAIL)
         q = Q()
         for term in value.split():
-            q &= (
-                Q(first_name__icontains=term)
-                | Q(last_name__icontains=term)
-                | Q(email__icontains=term)
-            )
+            by_email = Q()
+            if email_level is Level.FULL:
+                by_email = Q(email__icontains=term)
+            elif email_level is Level.MASKED:
+                by_email = Q(email__iexact=term)
+            q &= Q(first_name__icontains=term) | Q(last_name__icontains=term) | by_email
         return queryset.filter(q)

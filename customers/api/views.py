@@ -16,6 +16,7 @@ from brands.selectors import scope_to_user_brands, staff_brand_by_slug
 from core.api.errors import PAGE_NOT_FOUND, ErrorSerializer
 from core.api.inputs import parse_input
 from core.api.permissions import IsCustomer, IsStaff, StaffModelPermissions, request_customer
+from core.privacy import EMAIL, Level, pii_level
 from customers.api.filters import CustomerFilter
 from customers.api.serializers import (
     CustomerCreateInputSerializer,
@@ -82,7 +83,16 @@ class CustomerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     permission_classes = [StaffModelPermissions]
     filter_backends = [DjangoFilterBackend, OrderingFilter]
     filterset_class = CustomerFilter
-    ordering_fields = ["created_at", "last_name", "email", "id"]
+
+    @property
+    def ordering_fields(self) -> list[str]:
+        """Ordering by email only for who sees emails in full (an order reveals them too)."""
+        fields = ["created_at", "last_name", "id"]
+        request = getattr(self, "request", None)
+        if request is None or pii_level(request.user, EMAIL) is Level.FULL:
+            fields.insert(2, "email")
+        return fields
+
     lookup_value_regex = r"\d+"
     http_method_names = ["get", "post", "patch", "head", "options"]
 
