@@ -184,8 +184,14 @@ class ResilientRedisCache(RedisCache):
         breaker = self._breaker
         with breaker.lock:
             if breaker.dirty:
-                deleted = self._delete_prefix()
+                # Cleared before the scan, so a write skipped meanwhile by another thread marks
+                # it again (and is cleared by the next recovery) instead of being forgotten.
                 breaker.dirty = False
+                try:
+                    deleted = self._delete_prefix()
+                except BaseException:
+                    breaker.dirty = True
+                    raise
                 breaker.close()
                 logger.warning(
                     "Cache %s: deleted %d entries after writes skipped during an outage.",

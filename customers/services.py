@@ -265,7 +265,12 @@ def customer_update(*, customer: Customer, actor=None, **fields) -> Customer:
         user_model.objects.filter(pk=customer.user_id).update(
             username=customer.email, email=customer.email
         )
-        security_event_log(EMAIL_CHANGED, user_id=customer.user_id, customer_id=customer.pk)
+        security_event_log(
+            EMAIL_CHANGED,
+            user_id=customer.user_id,
+            customer_id=customer.pk,
+            changed_by=actor.pk if actor is not None else "customer",
+        )
     _save(customer)
     return customer
 

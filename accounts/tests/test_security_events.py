@@ -3,6 +3,7 @@
 import logging
 
 import pytest
+from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
 
 from accounts.tests.conftest import PASSWORD
@@ -95,9 +96,20 @@ def test_an_email_change_is_logged(customer, security_log):
     )
 
     assert security_log("email_changed") == [
-        f"security_event=email_changed user_id={customer.user_id} customer_id={customer.pk}"
+        f"security_event=email_changed user_id={customer.user_id} customer_id={customer.pk} "
+        "changed_by=customer"
     ]
     assert "june@" not in security_log.text()
+
+
+def test_an_email_change_by_staff_names_the_staff_user(customer, security_log):
+    from customers.services import customer_update
+
+    staff = get_user_model().objects.create_user("support-1", password="not-used-here-1")
+    customer_update(customer=customer, actor=staff, email="june@example.com")
+
+    [line] = security_log("email_changed")
+    assert line.endswith(f"customer_id={customer.pk} changed_by={staff.pk}")
 
 
 def test_a_forged_username_cannot_write_a_second_log_line(security_log):
