@@ -421,3 +421,18 @@ def test_lines_are_written_from_the_catalog_not_the_client(a):
     assert response.status_code == 201
     line = OrderLine.objects.get(order_id=response.json()["id"])
     assert line.unit_price == Decimal("12.50")
+
+
+def test_a_quote_dated_before_the_year_1000_is_priced_not_a_500(a):
+    # The store's local time is "YYYY-MM-DDTHH:MM" for the engines, the year zero-padded
+    response = token_client(a.staff).post(
+        "/api/v1/pricing/quote/",
+        {
+            "brand": "brand-a",
+            "lines": [{"sku": a.product.sku, "quantity": 1}],
+            "at": "0779-02-16T13:34:34Z",
+        },
+        format="json",
+    )
+
+    assert response.status_code == 200, response.content

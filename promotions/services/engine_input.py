@@ -52,7 +52,8 @@ def engine_context(
     local = at.astimezone(zoneinfo.ZoneInfo(time_zone))
     return {
         "now": int(at.timestamp()),
-        "local": local.strftime("%Y-%m-%dT%H:%M"),
+        # The year zero-padded by hand: strftime("%Y") gives "779" for the year 779 on Linux.
+        "local": f"{local.year:04d}-{local:%m-%dT%H:%M}",
         "store_id": store_id,
         "channel": channel,
         "customer_id": customer_id,
