@@ -543,6 +543,15 @@ CELERY_BEAT_SCHEDULE["loyalty-review-badges"] = {
 REDEMPTION_APPROVAL_TIMEOUT_DAYS = int(os.environ.get("REDEMPTION_APPROVAL_TIMEOUT_DAYS", "14"))
 REDEMPTION_EXPIRE_HOUR = int(os.environ.get("REDEMPTION_EXPIRE_HOUR", "3"))
 REDEMPTION_EXPIRE_MINUTE = int(os.environ.get("REDEMPTION_EXPIRE_MINUTE", "10"))
+# Redemption requests a customer may make per minute (the other catalogue calls count under
+# `default`).
+THROTTLE_RATES["redemptions"] = os.environ.get("THROTTLE_RATE_REDEMPTIONS", "30/minute")
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(
+    {
+        "RedemptionItemKindEnum": "loyalty_management.models.RedemptionItem.Kind",
+        "RedemptionStatusEnum": "loyalty_management.models.RedemptionRequest.Status",
+    }
+)
 CELERY_BEAT_SCHEDULE["loyalty-expire-redemptions"] = {
     "task": "loyalty_management.expire_redemptions",
     "schedule": crontab(minute=REDEMPTION_EXPIRE_MINUTE, hour=REDEMPTION_EXPIRE_HOUR),

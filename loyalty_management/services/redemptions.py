@@ -331,3 +331,32 @@ def redemptions_expire(*, now: datetime | None = None, after: timedelta | None =
         for request_id in ids:
             expired += redemption_expire(request_id=request_id)
         after_id = ids[-1]
+
+
+def redemptions_decide(
+    *, request_ids: list[int], approve: bool, reason: str, actor, brand_ids=None
+) -> list[dict]:
+    """Approve, or reject with `reason`, each request on its own (one transaction each).
+    Returns per id its status, or the code and message of why it was refused."""
+    if not approve:
+        reason = _reason_checked(reason)
+    results = []
+    for request_id in dict.fromkeys(request_ids):
+        try:
+            if approve:
+                request, _ = redemption_approve(
+                    request_id=request_id, actor=actor, brand_ids=brand_ids
+                )
+            else:
+                request, _ = redemption_reject(
+                    request_id=request_id, actor=actor, reason=reason, brand_ids=brand_ids
+                )
+        except ApplicationError as error:
+            results.append(
+                {"id": request_id, "status": None, "code": error.code, "message": error.message}
+            )
+        else:
+            results.append(
+                {"id": request_id, "status": request.status, "code": None, "message": None}
+            )
+    return results
