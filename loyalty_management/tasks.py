@@ -73,7 +73,7 @@ def review_badges_task() -> int:
     return badges_review()
 
 
-@app.task(name="loyalty_management.expire_redemptions", ignore_result=True, acks_late=True)
+@app.task(name="loyalty_management.expire_redemptions", acks_late=True)
 def expire_redemptions_task() -> int:
     """Daily: requests waiting for approval too long expire and give their points back."""
     return redemptions_expire()
