@@ -351,7 +351,12 @@ def ledger_debit(
 
 
 def ledger_hold(
-    *, account_id: int, points: int, idempotency_key: str, reason: str = ""
+    *,
+    account_id: int,
+    points: int,
+    idempotency_key: str,
+    reason: str = "",
+    now: datetime | None = None,
 ) -> LedgerWrite:
     """Hold `points` of the account's available points (a `held` debit that consumes lots like
     a redemption). Refused with `insufficient_points` beyond what is available."""
@@ -361,12 +366,17 @@ def ledger_hold(
         points=points,
         idempotency_key=idempotency_key,
         reason=reason,
+        now=now,
     )
 
 
 @transaction.atomic
 def ledger_hold_release(
-    *, hold: LoyaltyTransaction, idempotency_key: str, reason: str = ""
+    *,
+    hold: LoyaltyTransaction,
+    idempotency_key: str,
+    reason: str = "",
+    now: datetime | None = None,
 ) -> LedgerWrite:
     """Give back the points of a `held` debit (a `released` credit of the same points). Its
     lot expires when the soonest of the lots the hold consumed would have, so a hold never
@@ -388,6 +398,7 @@ def ledger_hold_release(
         reason=reason,
         rule={"hold_id": hold.pk},
         expires_at=min(expiries) if expiries else None,
+        now=now,
     )
 
 
