@@ -1,6 +1,8 @@
 """Admin for loyalty: programs with their tiers; accounts with their ledger and tier history
 (read-only) and a manual adjustment form; the ledger itself, read-only and filterable; badge
-definitions, and the badges customers hold (read-only, with a form to award one).
+definitions, and the badges customers hold (read-only, with a form to award one); the points
+catalogue (categories and items) and the approval queue of redemption requests (bulk approve,
+bulk reject with a reason asked on an intermediate page, mark physical items as sent).
 
 Nobody adds, changes or deletes a ledger row here: an adjustment goes through
 `account_adjust`, which writes a new row with its reason and author.

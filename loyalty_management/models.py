@@ -5,10 +5,11 @@ Balances, all in whole points:
 
 - `LoyaltyTransaction` rows are never updated or deleted. The sum of an account's `points` is
   its balance, `available_points + pending_points`.
-- Every credit (earned, bonus, cashback, positive adjustment) opens one `LoyaltyLot` that keeps
-  what remains of it, when it becomes available and when it expires. Every debit (redeemed,
-  expired, reversed, cashback reversed, negative adjustment) records the lots it consumed in
-  `LoyaltyLotConsumption`.
+- Every credit (earned, bonus, cashback, released, positive adjustment) opens one `LoyaltyLot`
+  that keeps what remains of it, when it becomes available and when it expires. Every debit
+  (redeemed, held, expired, reversed, cashback reversed, negative adjustment) records the lots it
+  consumed in `LoyaltyLotConsumption`. A redemption request holds its points (`held`); a request
+  given back releases them (`released`, a lot expiring when the held lots would have).
 - `pending_points` is what remains of the lots still pending. A debit that no lot covers
   (points already spent before a refund) leaves the account negative; the next lot that becomes
   available settles that debt first, recorded as a consumption of the debit, so a lot is never
