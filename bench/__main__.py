@@ -23,6 +23,7 @@ BENCHES = [
     "usage",
     "outbox",
     "wallet",
+    "redemption",
 ]
 
 
@@ -56,6 +57,7 @@ def main() -> None:
         loyalty_bench,
         outbox_bench,
         quote_bench,
+        redemption_bench,
         rules_bench,
         sync_bench,
         upload_bench,
@@ -84,6 +86,8 @@ def main() -> None:
             outbox_bench.main(runs=args.runs)
         if "wallet" in database_benches:
             wallet_bench.main(runs=args.runs)
+        if "redemption" in database_benches:
+            redemption_bench.main(runs=args.runs)
     finally:
         connection.creation.destroy_test_db(old_name, verbosity=0)
 

@@ -36,6 +36,13 @@ LOYALTY_PROGRAM_EDIT = ["add", "change", "view"]
 LOYALTY_ADJUST = ["add", "view"]
 # Customer badges are awarded (by staff, or by rules and orders), never edited or taken back.
 BADGE_AWARD = ["add", "view"]
+# The points catalogue is edited; redemption requests are made by customers and only decided
+# (approved, rejected, sent) by staff, through the services: "change" is deciding.
+CATALOGUE_EDIT = [
+    ("loyalty_management", "redemptioncategory", ALL),
+    ("loyalty_management", "redemptionitem", ALL),
+    ("loyalty_management", "redemptionrequest", ["view", "change"]),
+]
 
 # Wallets move only through their services: adding a ledger row is a manual adjustment (with a
 # reason, within WALLET_ADJUSTMENT_LIMITS); nobody changes or deletes one.
@@ -97,6 +104,7 @@ ROLE_PERMISSIONS: dict[str, RolePermissions] = {
         (LOYALTY, "badgedefinition", ALL),
         (LOYALTY, "customerbadge", BADGE_AWARD),
         (LOYALTY, "*", VIEW),
+        *CATALOGUE_EDIT,
         *RULES_EDIT,
         *WALLET_ADJUST,
     ],
@@ -123,6 +131,7 @@ ROLE_PERMISSIONS: dict[str, RolePermissions] = {
         (LOYALTY, "badgedefinition", ALL),
         (LOYALTY, "customerbadge", BADGE_AWARD),
         (LOYALTY, "*", VIEW),
+        *CATALOGUE_EDIT,
         *RULES_EDIT,
         *WALLET_VIEW,
     ],
@@ -161,6 +170,7 @@ ROLE_PERMISSIONS: dict[str, RolePermissions] = {
         (LOYALTY, "loyaltytierperiod", VIEW),
         (LOYALTY, "badgedefinition", VIEW),
         (LOYALTY, "customerbadge", VIEW),
+        (LOYALTY, "redemptionrequest", VIEW),
         ("rules", "*", VIEW),
         *WALLET_ADJUST,
     ],

@@ -536,6 +536,27 @@ CELERY_BEAT_SCHEDULE["loyalty-review-badges"] = {
     "schedule": crontab(minute=BADGES_REVIEW_MINUTE, hour=BADGES_REVIEW_HOUR),
 }
 
+# --- Points catalogue and redemptions ----------------------------------------------------------
+# A request waiting for staff approval longer than REDEMPTION_APPROVAL_TIMEOUT_DAYS expires (its
+# points and stock go back). The sweep runs daily at REDEMPTION_EXPIRE_HOUR:REDEMPTION_EXPIRE_MINUTE
+# UTC (default 03:10).
+REDEMPTION_APPROVAL_TIMEOUT_DAYS = int(os.environ.get("REDEMPTION_APPROVAL_TIMEOUT_DAYS", "14"))
+REDEMPTION_EXPIRE_HOUR = int(os.environ.get("REDEMPTION_EXPIRE_HOUR", "3"))
+REDEMPTION_EXPIRE_MINUTE = int(os.environ.get("REDEMPTION_EXPIRE_MINUTE", "10"))
+# Redemption requests a customer may make per minute (the other catalogue calls count under
+# `default`).
+THROTTLE_RATES["redemptions"] = os.environ.get("THROTTLE_RATE_REDEMPTIONS", "30/minute")
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(
+    {
+        "RedemptionItemKindEnum": "loyalty_management.models.RedemptionItem.Kind",
+        "RedemptionStatusEnum": "loyalty_management.models.RedemptionRequest.Status",
+    }
+)
+CELERY_BEAT_SCHEDULE["loyalty-expire-redemptions"] = {
+    "task": "loyalty_management.expire_redemptions",
+    "schedule": crontab(minute=REDEMPTION_EXPIRE_MINUTE, hour=REDEMPTION_EXPIRE_HOUR),
+}
+
 # --- Logging and error reporting --------------------------------------------------------------
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
 LOGGING = {

@@ -1,6 +1,8 @@
 """Admin for loyalty: programs with their tiers; accounts with their ledger and tier history
 (read-only) and a manual adjustment form; the ledger itself, read-only and filterable; badge
-definitions, and the badges customers hold (read-only, with a form to award one).
+definitions, and the badges customers hold (read-only, with a form to award one); the points
+catalogue (categories and items) and the approval queue of redemption requests (bulk approve,
+bulk reject with a reason asked on an intermediate page, mark physical items as sent).
 
 Nobody adds, changes or deletes a ledger row here: an adjustment goes through
 `account_adjust`, which writes a new row with its reason and author.
@@ -8,6 +10,7 @@ Nobody adds, changes or deletes a ledger row here: an adjustment goes through
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count
 from django.http import Http404, HttpResponseRedirect
@@ -18,6 +21,7 @@ from django.utils.html import format_html
 
 from brands.admin import BrandScopedAdminMixin, register_brand_scoped_choices
 from brands.roles import adjustment_limit_for
+from brands.selectors import brand_ids_for_user
 from core.admin import ReadOnlyInlineMixin
 from core.errors import ApplicationError
 from loyalty_management.models import (
@@ -28,6 +32,9 @@ from loyalty_management.models import (
     LoyaltyProgram,
     LoyaltyTierPeriod,
     LoyaltyTransaction,
+    RedemptionCategory,
+    RedemptionItem,
+    RedemptionRequest,
     Tier,
 )
 from loyalty_management.services.badges import (
@@ -40,6 +47,7 @@ from loyalty_management.services.ledger import (
     account_adjust,
     account_adjustment_decide,
 )
+from loyalty_management.services.redemptions import redemption_fulfil, redemptions_decide
 
 ADJUST_PERMISSION = "loyalty_management.add_loyaltytransaction"
 APPROVE_PERMISSION = "loyalty_management.approve_loyaltyadjustment"
@@ -488,3 +496,222 @@ class CustomerBadgeAdmin(BrandScopedAdminMixin, admin.ModelAdmin):
             request, f"The badge {obj.badge} was awarded; the customer is told.", messages.SUCCESS
         )
         return HttpResponseRedirect(reverse("admin:loyalty_management_customerbadge_changelist"))
+
+
+# --- Points catalogue and redemptions ----------------------------------------------------------
+
+register_brand_scoped_choices("loyalty_management.redemptioncategory", "brand")
+
+
+@admin.register(RedemptionCategory)
+class RedemptionCategoryAdmin(BrandScopedAdminMixin, admin.ModelAdmin):
+    brand_path = "brand"
+    list_display = ["name", "brand", "position", "is_active"]
+    list_filter = ["is_active", ("brand", admin.RelatedOnlyFieldListFilter)]
+    search_fields = ["name"]
+    fields = ["brand", "name", "description", "position", "is_active"]
+
+
+class RedemptionItemForm(forms.ModelForm):
+    image_url = forms.URLField(
+        required=False, assume_scheme="https", help_text="Optional picture shown in the catalogue."
+    )
+
+    class Meta:
+        model = RedemptionItem
+        fields = [
+            "brand",
+            "category",
+            "name",
+            "description",
+            "image_url",
+            "points_cost",
+            "kind",
+            "wallet_amount",
+            "stock",
+            "limit_per_customer",
+            "limit_per_period",
+            "period_days",
+            "minimum_tier",
+            "valid_from",
+            "valid_until",
+            "auto_approve",
+            "is_active",
+        ]
+
+    def clean(self):
+        cleaned = super().clean()
+        brand, kind = cleaned.get("brand"), cleaned.get("kind")
+        category, tier = cleaned.get("category"), cleaned.get("minimum_tier")
+        if brand is not None and category is not None and category.brand_id != brand.pk:
+            self.add_error("category", "Pick a category of this brand's catalogue.")
+        if brand is not None and tier is not None and tier.program.brand_id != brand.pk:
+            self.add_error("minimum_tier", "Pick a tier of this brand's loyalty programme.")
+        if kind == RedemptionItem.Kind.PHYSICAL:
+            cleaned["wallet_amount"] = None
+            self.instance.wallet_amount = None
+        elif kind == RedemptionItem.Kind.WALLET_CREDIT and not cleaned.get("wallet_amount"):
+            self.add_error("wallet_amount", "Give the amount credited to the wallet.")
+        return cleaned
+
+
+@admin.register(RedemptionItem)
+class RedemptionItemAdmin(BrandScopedAdminMixin, admin.ModelAdmin):
+    """The points catalogue. Stock typed here replaces the count of units left; requests move
+    it one at a time."""
+
+    form = RedemptionItemForm
+    brand_path = "brand"
+    list_display = ["name", "brand", "category", "points_cost", "kind", "stock", "is_active"]
+    list_filter = ["is_active", "kind", ("brand", admin.RelatedOnlyFieldListFilter)]
+    list_select_related = ["brand", "category"]
+    search_fields = ["name", "description"]
+    autocomplete_fields = ["category"]
+    fieldsets = [
+        (None, {"fields": ["brand", "category", "name", "description", "image_url"]}),
+        (
+            "What it costs and gives",
+            {
+                "fields": ["points_cost", "kind", "wallet_amount"],
+                "description": "Wallet credit needs the amount; a physical item is sent by "
+                "hand once approved.",
+            },
+        ),
+        (
+            "Who may redeem it, and when",
+            {
+                "fields": [
+                    "stock",
+                    "limit_per_customer",
+                    "limit_per_period",
+                    "period_days",
+                    "minimum_tier",
+                    "valid_from",
+                    "valid_until",
+                    "auto_approve",
+                    "is_active",
+                ]
+            },
+        ),
+    ]
+
+
+class RejectionForm(forms.Form):
+    reason = forms.CharField(
+        max_length=255, help_text="The customer reads this reason.", widget=forms.TextInput
+    )
+
+
+@admin.register(RedemptionRequest)
+class RedemptionRequestAdmin(BrandScopedAdminMixin, admin.ModelAdmin):
+    """The approval queue: requests are only decided here (approved, or rejected with a reason,
+    through the services), never edited."""
+
+    brand_path = "brand"
+    list_display = [
+        "id",
+        "created_at",
+        "customer",
+        "item",
+        "points",
+        "status",
+        "fulfilment_status",
+        "decided_by",
+    ]
+    list_filter = ["status", "fulfilment_status", ("brand", admin.RelatedOnlyFieldListFilter)]
+    list_select_related = ["customer", "item", "decided_by"]
+    search_fields = ["=id", "customer__email", "item__name"]
+    fields = [
+        "brand",
+        "customer",
+        "item",
+        "points",
+        "status",
+        "reason",
+        "created_at",
+        "decided_by",
+        "decided_at",
+        "fulfilment_status",
+        "fulfilment_note",
+        "fulfilled_at",
+    ]
+    readonly_fields = fields
+    actions = ["approve", "reject", "mark_sent"]
+    reject_template = "admin/loyalty_management/redemptionrequest/reject.html"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        # Deciding (the list actions) needs the change permission; the page itself is read-only.
+        return obj is None and super().has_change_permission(request)
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def _brand_ids(self, request):
+        return brand_ids_for_user(request.user)
+
+    @admin.action(description="Approve the selected requests", permissions=["change"])
+    def approve(self, request, queryset):
+        results = redemptions_decide(
+            request_ids=list(queryset.order_by("pk").values_list("pk", flat=True)),
+            approve=True,
+            reason="",
+            actor=request.user,
+            brand_ids=self._brand_ids(request),
+        )
+        self._report(request, results, "approved")
+
+    @admin.action(
+        description="Reject the selected requests (asks for a reason)", permissions=["change"]
+    )
+    def reject(self, request, queryset):
+        requests = list(queryset.select_related("item", "customer").order_by("pk"))
+        form = RejectionForm(request.POST if "confirmed" in request.POST else None)
+        if not form.is_valid():
+            context = {
+                **self.admin_site.each_context(request),
+                "title": "Reject redemption requests",
+                "opts": self.model._meta,
+                "requests": requests,
+                "form": form,
+                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            }
+            return TemplateResponse(request, self.reject_template, context)
+        results = redemptions_decide(
+            request_ids=[r.pk for r in requests],
+            approve=False,
+            reason=form.cleaned_data["reason"],
+            actor=request.user,
+            brand_ids=self._brand_ids(request),
+        )
+        self._report(request, results, "rejected")
+        return None
+
+    @admin.action(description="Mark the selected physical items as sent", permissions=["change"])
+    def mark_sent(self, request, queryset):
+        sent = 0
+        for redemption in queryset.order_by("pk"):
+            try:
+                redemption_fulfil(
+                    request_id=redemption.pk,
+                    actor=request.user,
+                    fulfilment_status=RedemptionRequest.Fulfilment.SENT,
+                    note=redemption.fulfilment_note,
+                    brand_ids=self._brand_ids(request),
+                )
+            except ApplicationError as error:
+                self.message_user(
+                    request, f"Request {redemption.pk}: {error.message}", messages.ERROR
+                )
+            else:
+                sent += 1
+        self.message_user(request, f"{sent} request(s) marked as sent.", messages.SUCCESS)
+
+    def _report(self, request, results: list[dict], verb: str) -> None:
+        done = [row for row in results if row["code"] is None]
+        for row in results:
+            if row["code"] is not None:
+                self.message_user(request, f"Request {row['id']}: {row['message']}", messages.ERROR)
+        self.message_user(request, f"{len(done)} request(s) {verb}.", messages.SUCCESS)

@@ -5,10 +5,11 @@ Balances, all in whole points:
 
 - `LoyaltyTransaction` rows are never updated or deleted. The sum of an account's `points` is
   its balance, `available_points + pending_points`.
-- Every credit (earned, bonus, cashback, positive adjustment) opens one `LoyaltyLot` that keeps
-  what remains of it, when it becomes available and when it expires. Every debit (redeemed,
-  expired, reversed, cashback reversed, negative adjustment) records the lots it consumed in
-  `LoyaltyLotConsumption`.
+- Every credit (earned, bonus, cashback, released, positive adjustment) opens one `LoyaltyLot`
+  that keeps what remains of it, when it becomes available and when it expires. Every debit
+  (redeemed, held, expired, reversed, cashback reversed, negative adjustment) records the lots it
+  consumed in `LoyaltyLotConsumption`. A redemption request holds its points (`held`); a request
+  given back releases them (`released`, a lot expiring when the held lots would have).
 - `pending_points` is what remains of the lots still pending. A debit that no lot covers
   (points already spent before a refund) leaves the account negative; the next lot that becomes
   available settles that debt first, recorded as a consumption of the debit, so a lot is never
@@ -228,6 +229,8 @@ class LoyaltyTransaction(models.Model):
         BONUS = "bonus", "Bonus"
         CASHBACK = "cashback", "Cashback"
         CASHBACK_REVERSED = "cashback_reversed", "Cashback reversed"
+        HELD = "held", "Held for a redemption"
+        RELEASED = "released", "Released from a redemption"
 
     account = models.ForeignKey(
         LoyaltyAccount, on_delete=models.PROTECT, related_name="transactions"
@@ -274,9 +277,9 @@ class LoyaltyTransaction(models.Model):
                 name="loyalty_tx_one_cashback_per_order",
             ),
             models.CheckConstraint(
-                condition=Q(kind__in=["earned", "bonus", "cashback"], points__gt=0)
+                condition=Q(kind__in=["earned", "bonus", "cashback", "released"], points__gt=0)
                 | Q(
-                    kind__in=["redeemed", "expired", "reversed", "cashback_reversed"],
+                    kind__in=["redeemed", "expired", "reversed", "cashback_reversed", "held"],
                     points__lt=0,
                 )
                 | Q(kind="adjusted"),
@@ -564,3 +567,225 @@ class CustomerBadge(models.Model):
 
     def __str__(self) -> str:
         return f"{self.badge} for {self.customer_id}"
+
+
+# --- Points catalogue and redemptions ----------------------------------------------------------
+
+
+class RedemptionCategory(TimeStampedModel):
+    """A shelf of a brand's points catalogue."""
+
+    brand = models.ForeignKey(
+        "brands.Brand", on_delete=models.PROTECT, related_name="redemption_categories"
+    )
+    name = models.CharField(max_length=80)
+    description = models.TextField(blank=True)
+    position = models.PositiveIntegerField(default=0, help_text="Order in the catalogue.")
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["brand", "position", "name"]
+        verbose_name_plural = "redemption categories"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["brand", "name"],
+                name="loyalty_redemption_category_name_unique",
+                violation_error_message="The brand already has a category with this name.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class RedemptionItem(TimeStampedModel):
+    """Something a customer can spend points on. Stock moves only by conditional updates in
+    `loyalty_management.services.redemptions` (reserved on request, given back on release)."""
+
+    class Kind(models.TextChoices):
+        WALLET_CREDIT = "wallet_credit", "Wallet credit"
+        PHYSICAL = "physical", "A physical item fulfilled by hand"
+
+    brand = models.ForeignKey(
+        "brands.Brand", on_delete=models.PROTECT, related_name="redemption_items"
+    )
+    category = models.ForeignKey(
+        RedemptionCategory,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="items",
+    )
+    name = models.CharField(max_length=120)
+    description = models.TextField(blank=True)
+    image_url = models.URLField(blank=True, help_text="Optional picture shown in the catalogue.")
+    points_cost = models.PositiveIntegerField(help_text="Points a customer spends on one.")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    wallet_amount = MoneyField(
+        null=True, blank=True, help_text="Amount credited to the wallet (kind: wallet credit)."
+    )
+    stock = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Units left; empty means unlimited."
+    )
+    limit_per_customer = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Most a customer may ever redeem; empty: no limit."
+    )
+    limit_per_period = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Most a customer may redeem within the period."
+    )
+    period_days = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Length of that period in days."
+    )
+    minimum_tier = models.ForeignKey(
+        Tier,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="redemption_items",
+        help_text="Customers below this tier cannot redeem it.",
+    )
+    valid_from = models.DateTimeField(null=True, blank=True)
+    valid_until = models.DateTimeField(null=True, blank=True)
+    auto_approve = models.BooleanField(
+        default=True, help_text="Approve requests at once; otherwise they wait for staff."
+    )
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["brand", "points_cost", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["brand", "name"],
+                name="loyalty_redemption_item_name_unique",
+                violation_error_message="The brand already has an item with this name.",
+            ),
+            models.CheckConstraint(
+                condition=Q(points_cost__gt=0),
+                name="loyalty_redemption_item_cost_positive",
+                violation_error_message="An item costs at least 1 point.",
+            ),
+            models.CheckConstraint(
+                condition=Q(kind="wallet_credit", wallet_amount__gt=0)
+                | Q(kind="physical", wallet_amount__isnull=True),
+                name="loyalty_redemption_item_amount_matches_kind",
+                violation_error_message=(
+                    "Wallet credit needs an amount above 0; a physical item has no amount."
+                ),
+            ),
+            models.CheckConstraint(
+                condition=Q(limit_per_period__isnull=True, period_days__isnull=True)
+                | Q(limit_per_period__gt=0, period_days__gt=0),
+                name="loyalty_redemption_item_period_limit_complete",
+                violation_error_message="A limit per period needs both the limit and the days.",
+            ),
+            models.CheckConstraint(
+                condition=Q(limit_per_customer__isnull=True) | Q(limit_per_customer__gt=0),
+                name="loyalty_redemption_item_customer_limit_positive",
+                violation_error_message="The limit per customer is at least 1, or empty.",
+            ),
+            models.CheckConstraint(
+                condition=Q(valid_from__isnull=True)
+                | Q(valid_until__isnull=True)
+                | Q(valid_until__gt=F("valid_from")),
+                name="loyalty_redemption_item_window_ordered",
+                violation_error_message="The end of the validity window is after its start.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class RedemptionRequest(TimeStampedModel):
+    """A customer spending points on an item. The points are held on the ledger (`held`) when
+    it is made, kept on approval and given back (`released`) when it is rejected, cancelled or
+    expires; one unit of stock is reserved and given back the same way."""
+
+    class Status(models.TextChoices):
+        REQUESTED = "requested", "Waiting for approval"
+        APPROVED = "approved", "Approved"
+        FULFILLED = "fulfilled", "Fulfilled"
+        REJECTED = "rejected", "Rejected"
+        CANCELLED = "cancelled", "Cancelled"
+        EXPIRED = "expired", "Expired"
+
+    class Fulfilment(models.TextChoices):
+        NONE = "", "Nothing to send"
+        TO_SEND = "to_send", "To send"
+        SENT = "sent", "Sent"
+        DELIVERED = "delivered", "Delivered"
+
+    brand = models.ForeignKey(
+        "brands.Brand", on_delete=models.PROTECT, related_name="redemption_requests"
+    )
+    item = models.ForeignKey(RedemptionItem, on_delete=models.PROTECT, related_name="requests")
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.PROTECT, related_name="redemption_requests"
+    )
+    account = models.ForeignKey(
+        LoyaltyAccount, on_delete=models.PROTECT, related_name="redemption_requests"
+    )
+    points = models.PositiveIntegerField()
+    status = models.CharField(
+        max_length=12, choices=Status.choices, default=Status.REQUESTED, db_index=True
+    )
+    idempotency_key = models.CharField(max_length=128, null=True, blank=True)
+    hold = models.OneToOneField(
+        LoyaltyTransaction, on_delete=models.PROTECT, related_name="redemption_hold"
+    )
+    release = models.OneToOneField(
+        LoyaltyTransaction,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="redemption_release",
+    )
+    stock_reserved = models.BooleanField(default=False)
+    wallet_transaction = models.ForeignKey(
+        "wallets.WalletTransaction",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    reason = models.CharField(max_length=255, blank=True, help_text="Why it was rejected.")
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    fulfilment_status = models.CharField(
+        max_length=12, choices=Fulfilment.choices, default=Fulfilment.NONE, blank=True
+    )
+    fulfilment_note = models.CharField(max_length=255, blank=True)
+    fulfilled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["customer", "idempotency_key"],
+                condition=Q(idempotency_key__isnull=False),
+                name="loyalty_redemption_idempotency_key_unique",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="rejected") | ~Q(reason=""),
+                name="loyalty_redemption_rejection_has_reason",
+                violation_error_message="A rejection needs a reason.",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status__in=["rejected", "cancelled", "expired"])
+                | Q(release__isnull=False),
+                name="loyalty_redemption_closed_released",
+                violation_error_message="A closed request gives its points back.",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["item", "customer", "status"], name="loyalty_redemption_item"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.item} for {self.customer_id} ({self.status})"

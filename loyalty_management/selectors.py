@@ -20,6 +20,8 @@ from loyalty_management.models import (
     LoyaltyLot,
     LoyaltyProgram,
     LoyaltyTransaction,
+    RedemptionItem,
+    RedemptionRequest,
     Tier,
 )
 from loyalty_management.services.ledger import account_tier_qualification
@@ -245,3 +247,138 @@ def badge_board(*, customer: Customer, brand_id: int) -> BadgeBoard:
 def badges_for_staff(*, user) -> QuerySet[BadgeDefinition]:
     queryset = BadgeDefinition.objects.select_related("brand", "tier")
     return scope_to_user_brands(queryset, user, "brand").order_by("brand__name", "name", "pk")
+
+
+# --- Points catalogue ---------------------------------------------------------------------------
+
+# Requests that count against an item's limits: every one not given back.
+COUNTED_STATUSES = (
+    RedemptionRequest.Status.REQUESTED,
+    RedemptionRequest.Status.APPROVED,
+    RedemptionRequest.Status.FULFILLED,
+)
+
+
+@dataclass(frozen=True)
+class Refusal:
+    code: str
+    message: str
+
+
+def redemption_refusal(
+    *,
+    item: RedemptionItem,
+    points: int,
+    tier: Tier | None,
+    used_total: int,
+    used_in_period: int,
+    now: datetime,
+    check_stock: bool = True,
+) -> Refusal | None:
+    """Why the item is out of a customer's reach (None: it is within reach). Pure: everything
+    arrives as arguments, so the catalogue and the request check the same way."""
+    if not item.is_active or (item.category_id and not item.category.is_active):
+        return Refusal("not_available", "This item is not offered any more.")
+    if (item.valid_from and now < item.valid_from) or (
+        item.valid_until and now >= item.valid_until
+    ):
+        return Refusal("not_valid_now", "This item cannot be redeemed at this time.")
+    if item.minimum_tier_id and (tier is None or tier.position < item.minimum_tier.position):
+        return Refusal("tier_too_low", f"This item needs the {item.minimum_tier.name} tier.")
+    if item.limit_per_customer is not None and used_total >= item.limit_per_customer:
+        return Refusal("limit_reached", "You have redeemed this item as often as allowed.")
+    if item.limit_per_period is not None and used_in_period >= item.limit_per_period:
+        return Refusal(
+            "limit_reached",
+            f"You can redeem this item {item.limit_per_period} times in {item.period_days} days.",
+        )
+    if check_stock and item.stock is not None and item.stock <= 0:
+        return Refusal("out_of_stock", "This item is out of stock.")
+    if points < 0:
+        return Refusal(
+            "loyalty_account_negative",
+            "Your points balance is negative, so you cannot redeem until it is positive again.",
+        )
+    if points < item.points_cost:
+        return Refusal("insufficient_points", f"You need {item.points_cost - points} more points.")
+    return None
+
+
+def redemptions_used(*, item: RedemptionItem, customer_id: int, now: datetime) -> tuple[int, int]:
+    """How often the customer redeemed the item: ever, and within the item's period."""
+    since = now - timedelta(days=item.period_days or 0)
+    counts = RedemptionRequest.objects.filter(
+        item=item, customer_id=customer_id, status__in=COUNTED_STATUSES
+    ).aggregate(total=Count("id"), recent=Count("id", filter=Q(created_at__gte=since)))
+    return counts["total"], counts["recent"] if item.period_days else 0
+
+
+@dataclass(frozen=True)
+class CatalogueEntry:
+    item: RedemptionItem
+    refusal: Refusal | None
+
+
+def catalogue_for_customer(
+    *, customer: Customer, brand_id: int, now: datetime | None = None
+) -> list[CatalogueEntry]:
+    """The brand's active items with whether the customer can redeem each, and why not."""
+    now = now or timezone.now()
+    program = program_for_brand(brand_id=brand_id)
+    account = (
+        LoyaltyAccount.objects.filter(customer=customer, program=program)
+        .select_related("tier")
+        .first()
+        if program is not None
+        else None
+    )
+    items = list(
+        RedemptionItem.objects.filter(brand_id=brand_id, is_active=True)
+        .filter(Q(category__isnull=True) | Q(category__is_active=True))
+        .select_related("category", "minimum_tier")
+        .order_by("points_cost", "name", "id")
+    )
+    used = {
+        row["item_id"]: row
+        for row in RedemptionRequest.objects.filter(
+            customer=customer, item__in=items, status__in=COUNTED_STATUSES
+        )
+        .values("item_id")
+        .annotate(total=Count("id"))
+    }
+    entries = []
+    for item in items:
+        total = used.get(item.pk, {}).get("total", 0)
+        recent = (
+            redemptions_used(item=item, customer_id=customer.pk, now=now)[1]
+            if item.period_days and total
+            else 0
+        )
+        refusal = redemption_refusal(
+            item=item,
+            points=account.available_points if account else 0,
+            tier=account.tier if account else None,
+            used_total=total,
+            used_in_period=recent,
+            now=now,
+        )
+        entries.append(CatalogueEntry(item=item, refusal=refusal))
+    return entries
+
+
+def redemption_requests_for_customer(
+    *, customer: Customer, brand_id: int
+) -> QuerySet[RedemptionRequest]:
+    return RedemptionRequest.objects.filter(customer=customer, brand_id=brand_id).select_related(
+        "item"
+    )
+
+
+def redemption_requests_for_staff(*, user) -> QuerySet[RedemptionRequest]:
+    queryset = RedemptionRequest.objects.select_related("item", "customer", "brand")
+    return scope_to_user_brands(queryset, user, "brand")
+
+
+def redemption_items_for_staff(*, user) -> QuerySet[RedemptionItem]:
+    queryset = RedemptionItem.objects.select_related("brand", "category", "minimum_tier")
+    return scope_to_user_brands(queryset, user, "brand")

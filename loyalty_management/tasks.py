@@ -14,6 +14,7 @@ from loyalty_management.services.ledger import (
     tiers_review,
 )
 from loyalty_management.services.notices import expiring_points_notify
+from loyalty_management.services.redemptions import redemptions_expire
 
 
 @app.task(name="loyalty_management.expire_points", ignore_result=True, acks_late=True)
@@ -70,3 +71,9 @@ def evaluate_customer_badges_task(
 @app.task(name="loyalty_management.review_badges", acks_late=True)
 def review_badges_task() -> int:
     return badges_review()
+
+
+@app.task(name="loyalty_management.expire_redemptions", acks_late=True)
+def expire_redemptions_task() -> int:
+    """Daily: requests waiting for approval too long expire and give their points back."""
+    return redemptions_expire()

@@ -38,6 +38,10 @@ from brands.models import PosDevice
 from core.tests.api_world import ERROR_KEYS, assert_error, build_tenant, staff_user
 from labels.tests.factories import LabelFactory
 from loyalty_management.services.badges import badge_definition_save
+from loyalty_management.services.catalogue import redemption_item_save
+from loyalty_management.services.ledger import account_get_or_create, ledger_credit
+from loyalty_management.services.redemptions import redemption_request
+from loyalty_management.tests.factories import LoyaltyProgramFactory
 from notifications.services import NotificationService
 from notifications.tests.factories import NotificationTemplateFactory
 from promotions.services.lifecycle import promotion_save
@@ -146,7 +150,34 @@ def build_world() -> World:
     root = staff_user("root", superuser=True)
     template = NotificationTemplateFactory(channel="inbox", subject="+{{ points }}", body="b")
     labels, promotions, messages, badges = [], [], [], []
+    items, redemptions = [], []
     for tenant in (a, b):
+        program = LoyaltyProgramFactory(brand=tenant.brand)
+        account = account_get_or_create(customer=tenant.customer, program=program)
+        ledger_credit(
+            account_id=account.pk,
+            kind="bonus",
+            points=1000,
+            idempotency_key=f"fuzz-{tenant.brand.slug}",
+        )
+        for name, kind, amount in (("Mug", "physical", None), ("Credit", "wallet_credit", "5")):
+            item = redemption_item_save(
+                brand=tenant.brand,
+                data={
+                    "name": name,
+                    "points_cost": 100,
+                    "kind": kind,
+                    "wallet_amount": Decimal(amount) if amount else None,
+                    "stock": 50,
+                    "auto_approve": kind == "wallet_credit",
+                },
+            )
+            items.append(item.pk)
+            redemptions.append(
+                redemption_request(customer=tenant.customer, brand=tenant.brand, item_id=item.pk)[
+                    0
+                ].pk
+            )
         badges.append(
             badge_definition_save(
                 brand=tenant.brand,
@@ -185,6 +216,8 @@ def build_world() -> World:
         "rules": list(Rule.objects.values_list("pk", flat=True)),
         "rule-triggers": list(RuleTrigger.objects.values_list("pk", flat=True)),
         "wallets": wallets,
+        "redemptions": redemptions,
+        "redemption-items": items,
     }
     values = {
         "brand": [t.brand.slug for t in tenants],
@@ -193,6 +226,8 @@ def build_world() -> World:
         "customer": path_ids["customers"],
         "customers": [path_ids["customers"]],
         "product": products,
+        "item": items,
+        "ids": [redemptions[:2]],
         "products": [products[:2]],
         "category": path_ids["categories"],
         "categories": [path_ids["categories"][:1]],

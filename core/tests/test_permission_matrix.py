@@ -27,9 +27,20 @@ from core.tests.api_world import build_tenant, staff_user
 from customers.services import customer_create, customer_link_brand
 from labels.models import CustomerLabel
 from labels.tests.factories import LabelFactory
-from loyalty_management.models import BadgeDefinition, LoyaltyAccount, LoyaltyAdjustment
+from loyalty_management.models import (
+    BadgeDefinition,
+    LoyaltyAccount,
+    LoyaltyAdjustment,
+    RedemptionItem,
+    RedemptionRequest,
+)
 from loyalty_management.services.badges import badge_definition_save
-from loyalty_management.services.ledger import account_adjust
+from loyalty_management.services.catalogue import (
+    redemption_category_save,
+    redemption_item_save,
+)
+from loyalty_management.services.ledger import account_adjust, ledger_credit
+from loyalty_management.services.redemptions import redemption_request
 from loyalty_management.tests.factories import LoyaltyProgramFactory
 from notifications.services import NotificationService
 from notifications.tests.factories import NotificationTemplateFactory
@@ -102,6 +113,9 @@ BODIES = {
         "reason": "Matrix",
     },
     ("POST", "/api/v1/wallets/{wallet_id}/adjustments/"): {"amount": "5.00", "reason": "Matrix"},
+    ("POST", "/api/v1/loyalty/redemptions/{redemption_id}/reject/"): {"reason": "Matrix"},
+    ("POST", "/api/v1/loyalty/redemptions/{redemption_id}/fulfil/"): {"fulfilment_status": "sent"},
+    ("PATCH", "/api/v1/loyalty/redemption-items/{item_id}/"): {"name": "Changed"},
 }
 # A list's model, for the role expectations: (app_label, model).
 LIST_MODELS = {
@@ -117,6 +131,9 @@ LIST_MODELS = {
     "/api/v1/loyalty/adjustments/": ("loyalty_management", "loyaltyadjustment"),
     "/api/v1/wallets/": ("wallets", "wallet"),
     "/api/v1/loyalty/badges/": ("loyalty_management", "badgedefinition"),
+    "/api/v1/loyalty/redemptions/": ("loyalty_management", "redemptionrequest"),
+    "/api/v1/loyalty/redemption-items/": ("loyalty_management", "redemptionitem"),
+    "/api/v1/loyalty/redemption-categories/": ("loyalty_management", "redemptioncategory"),
 }
 
 
@@ -159,6 +176,22 @@ def _brand_objects(tenant, key: str, template) -> dict[str, int]:
     message = NotificationService.send_notification(
         event=template.event, payload={}, customer=tenant.customer
     ).inbox_message
+    ledger_credit(account_id=account.pk, kind="bonus", points=500, idempotency_key=f"matrix-{key}")
+    shelf = redemption_category_save(brand=tenant.brand, data={"name": f"Shelf {key}"})
+    item = redemption_item_save(
+        brand=tenant.brand,
+        data={
+            "category": shelf.pk,
+            "name": f"Mug {key}",
+            "points_cost": 100,
+            "kind": "physical",
+            "stock": 5,
+            "auto_approve": False,
+        },
+    )
+    redemption, _ = redemption_request(
+        customer=tenant.customer, brand=tenant.brand, item_id=item.pk
+    )
     wallet = wallet_credit(
         customer=tenant.customer,
         brand=tenant.brand,
@@ -179,6 +212,9 @@ def _brand_objects(tenant, key: str, template) -> dict[str, int]:
         "notifications": message.pk,
         "wallets": wallet.pk,
         "badges": badge.pk,
+        "redemptions": redemption.pk,
+        "redemption-items": item.pk,
+        "redemption-categories": shelf.pk,
     }
 
 
@@ -200,6 +236,10 @@ def _snapshot(b_ids: dict[str, int]) -> tuple:
         CustomerLabel.objects.filter(label_id=b_ids["labels"]).count(),
         list(Wallet.objects.filter(pk=b_ids["wallets"]).values_list("balance")),
         list(BadgeDefinition.objects.filter(pk=b_ids["badges"]).values_list("name", "kind")),
+        list(RedemptionRequest.objects.filter(pk=b_ids["redemptions"]).values_list("status")),
+        list(
+            RedemptionItem.objects.filter(pk=b_ids["redemption-items"]).values_list("name", "stock")
+        ),
     )
 
 
@@ -240,6 +280,7 @@ def world() -> World:
         "account": (b_ids["accounts"], MISSING),
         "order": (b_ids["orders"], MISSING),
         "rule": (b_ids["rules"], MISSING),
+        "item": (b_ids["redemption-items"], MISSING),
         "object_id": (b_ids["orders"], MISSING),
         "email": (b_customer.email, "nobody@example.com"),
         "phone": (b_customer.phone, "+339999999"),

@@ -12,6 +12,9 @@ from loyalty_management.models import (
     LoyaltyAccount,
     LoyaltyAdjustment,
     LoyaltyTransaction,
+    RedemptionCategory,
+    RedemptionItem,
+    RedemptionRequest,
     Tier,
 )
 from loyalty_management.services.ledger import MAX_ADJUSTMENT
@@ -226,3 +229,191 @@ class BadgeDefinitionUpdateInputSerializer(BadgeDefinitionInputSerializer):
     """The fields to change; a badge stays in its brand."""
 
     brand = None
+
+
+# --- Points catalogue and redemptions ----------------------------------------------------------
+
+
+class CatalogueEntryOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField(source="item.pk")
+    name = serializers.CharField(source="item.name")
+    description = serializers.CharField(source="item.description")
+    image_url = serializers.CharField(source="item.image_url")
+    category = serializers.CharField(source="item.category.name", allow_null=True, default=None)
+    points_cost = serializers.IntegerField(source="item.points_cost")
+    kind = serializers.CharField(source="item.kind")
+    wallet_amount = serializers.DecimalField(
+        source="item.wallet_amount", max_digits=14, decimal_places=2, allow_null=True
+    )
+    stock = serializers.IntegerField(
+        source="item.stock", allow_null=True, help_text="Null: unlimited."
+    )
+    minimum_tier = serializers.CharField(
+        source="item.minimum_tier.name", allow_null=True, default=None
+    )
+    valid_until = serializers.DateTimeField(source="item.valid_until", allow_null=True)
+    eligible = serializers.SerializerMethodField()
+    reason_code = serializers.SerializerMethodField(
+        help_text="Why it is out of reach: not_available, not_valid_now, tier_too_low, "
+        "limit_reached, out_of_stock, loyalty_account_negative, insufficient_points; or null."
+    )
+    reason = serializers.SerializerMethodField(help_text="The same, in a sentence; or null.")
+
+    def get_eligible(self, entry) -> bool:
+        return entry.refusal is None
+
+    def get_reason_code(self, entry) -> str | None:
+        return entry.refusal.code if entry.refusal else None
+
+    def get_reason(self, entry) -> str | None:
+        return entry.refusal.message if entry.refusal else None
+
+
+class RedemptionCreateInputSerializer(serializers.Serializer):
+    item = serializers.IntegerField(min_value=1, max_value=2**63 - 1, help_text="Item id.")
+
+
+class RedemptionOutputSerializer(serializers.ModelSerializer):
+    item_name = serializers.CharField(source="item.name")
+    item_kind = serializers.CharField(source="item.kind")
+
+    class Meta:
+        model = RedemptionRequest
+        fields = [
+            "id",
+            "item",
+            "item_name",
+            "item_kind",
+            "points",
+            "status",
+            "reason",
+            "fulfilment_status",
+            "fulfilment_note",
+            "created_at",
+            "decided_at",
+            "fulfilled_at",
+        ]
+
+
+class StaffRedemptionOutputSerializer(RedemptionOutputSerializer):
+    brand = serializers.CharField(source="brand.slug")
+    customer = serializers.IntegerField(source="customer_id")
+
+    class Meta(RedemptionOutputSerializer.Meta):
+        fields = [*RedemptionOutputSerializer.Meta.fields, "brand", "customer"]
+
+
+class RedemptionRejectInputSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=255)
+
+
+class RedemptionFulfilInputSerializer(serializers.Serializer):
+    fulfilment_status = serializers.ChoiceField(
+        choices=[choice for choice in RedemptionRequest.Fulfilment.choices if choice[0]]
+    )
+    note = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
+
+
+class RedemptionBulkDecideInputSerializer(serializers.Serializer):
+    ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=2**63 - 1),
+        min_length=1,
+        max_length=200,
+    )
+    decision = serializers.ChoiceField(choices=["approve", "reject"])
+    reason = serializers.CharField(
+        max_length=255, required=False, allow_blank=True, default="", help_text="To reject."
+    )
+
+
+class RedemptionBulkResultOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    status = serializers.CharField(allow_null=True)
+    code = serializers.CharField(allow_null=True, help_text="Why it was refused; or null.")
+    message = serializers.CharField(allow_null=True)
+
+
+class RedemptionCategoryInputSerializer(serializers.Serializer):
+    brand = serializers.SlugField(help_text="Slug of one of your brands.")
+    name = serializers.CharField(max_length=80)
+    description = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+    position = serializers.IntegerField(required=False, min_value=0, max_value=100_000)
+    is_active = serializers.BooleanField(required=False)
+
+
+class RedemptionCategoryOutputSerializer(serializers.ModelSerializer):
+    brand = serializers.CharField(source="brand.slug")
+
+    class Meta:
+        model = RedemptionCategory
+        fields = ["id", "brand", "name", "description", "position", "is_active"]
+
+
+class RedemptionItemInputSerializer(serializers.Serializer):
+    brand = serializers.SlugField(help_text="Slug of one of your brands (creation only).")
+    category = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1, max_value=2**63 - 1
+    )
+    name = serializers.CharField(max_length=120)
+    description = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+    image_url = serializers.URLField(required=False, allow_blank=True, max_length=200)
+    points_cost = serializers.IntegerField(min_value=1, max_value=10_000_000)
+    kind = serializers.ChoiceField(choices=RedemptionItem.Kind.choices)
+    wallet_amount = serializers.DecimalField(
+        max_digits=14,
+        decimal_places=2,
+        required=False,
+        allow_null=True,
+        min_value=Decimal("0.01"),
+        max_value=Decimal("100000.00"),
+    )
+    stock = serializers.IntegerField(
+        required=False, allow_null=True, min_value=0, max_value=1_000_000_000
+    )
+    limit_per_customer = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1, max_value=1_000_000
+    )
+    limit_per_period = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1, max_value=1_000_000
+    )
+    period_days = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1, max_value=3660
+    )
+    minimum_tier = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1, max_value=2**63 - 1
+    )
+    valid_from = serializers.DateTimeField(required=False, allow_null=True)
+    valid_until = serializers.DateTimeField(required=False, allow_null=True)
+    auto_approve = serializers.BooleanField(required=False)
+    is_active = serializers.BooleanField(required=False)
+
+
+class RedemptionItemUpdateInputSerializer(RedemptionItemInputSerializer):
+    brand = None
+
+
+class RedemptionItemOutputSerializer(serializers.ModelSerializer):
+    brand = serializers.CharField(source="brand.slug")
+
+    class Meta:
+        model = RedemptionItem
+        fields = [
+            "id",
+            "brand",
+            "category",
+            "name",
+            "description",
+            "image_url",
+            "points_cost",
+            "kind",
+            "wallet_amount",
+            "stock",
+            "limit_per_customer",
+            "limit_per_period",
+            "period_days",
+            "minimum_tier",
+            "valid_from",
+            "valid_until",
+            "auto_approve",
+            "is_active",
+        ]

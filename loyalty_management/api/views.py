@@ -9,7 +9,8 @@ from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from brands.selectors import get_current_brand, staff_brand_by_slug
+from brands.models import Brand
+from brands.selectors import get_current_brand, scope_to_user_brands, staff_brand_by_slug
 from core.api.errors import PAGE_NOT_FOUND, ErrorSerializer
 from core.api.filters import IdFilter, UtcIsoDateTimeFilter
 from core.api.inputs import parse_input
@@ -21,19 +22,45 @@ from loyalty_management.api.serializers import (
     BadgeDefinitionInputSerializer,
     BadgeDefinitionOutputSerializer,
     BadgeDefinitionUpdateInputSerializer,
+    CatalogueEntryOutputSerializer,
     LoyaltyAccountOutputSerializer,
     LoyaltyAdjustmentOutputSerializer,
     LoyaltyTransactionOutputSerializer,
     MyLoyaltyOutputSerializer,
+    RedemptionBulkDecideInputSerializer,
+    RedemptionBulkResultOutputSerializer,
+    RedemptionCategoryInputSerializer,
+    RedemptionCategoryOutputSerializer,
+    RedemptionCreateInputSerializer,
+    RedemptionFulfilInputSerializer,
+    RedemptionItemInputSerializer,
+    RedemptionItemOutputSerializer,
+    RedemptionItemUpdateInputSerializer,
+    RedemptionOutputSerializer,
+    RedemptionRejectInputSerializer,
+    StaffRedemptionOutputSerializer,
 )
 from loyalty_management.models import (
     BadgeDefinition,
     LoyaltyAccount,
     LoyaltyAdjustment,
     LoyaltyTransaction,
+    RedemptionCategory,
+    RedemptionItem,
+    RedemptionRequest,
 )
 from loyalty_management.services.badges import badge_definition_delete, badge_definition_save
+from loyalty_management.services.catalogue import redemption_category_save, redemption_item_save
 from loyalty_management.services.ledger import account_adjust, account_adjustment_decide
+from loyalty_management.services.redemptions import (
+    redemption_approve,
+    redemption_cancel,
+    redemption_fulfil,
+    redemption_reject,
+    redemption_request,
+    redemptions_decide,
+)
+from orders.api.serializers import IDEMPOTENCY_KEY_PATTERN
 
 ERRORS = {400: ErrorSerializer, 401: ErrorSerializer, 403: ErrorSerializer}
 BRAND_PARAMETER = OpenApiParameter(
@@ -444,3 +471,426 @@ class BadgeDefinitionDetailView(generics.GenericAPIView):
     def delete(self, request, badge_id: int):
         badge_definition_delete(badge=_badge_for_staff(request.user, badge_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# --- Points catalogue and redemptions ----------------------------------------------------------
+
+IDEMPOTENCY_PARAMETER = OpenApiParameter(
+    "Idempotency-Key",
+    location=OpenApiParameter.HEADER,
+    required=False,
+    description=(
+        "Up to 128 printable ASCII characters. A replay returns the first request with 200; "
+        "the same key for another item is 409 `idempotency_key_reused`."
+    ),
+)
+
+
+def _customer_brand(request):
+    brand = get_current_brand(request)
+    if brand is None:
+        raise ApplicationError(
+            "Name the brand with the X-Brand header.",
+            code="brand_required",
+            fields={"X-Brand": ["Required."]},
+        )
+    return brand
+
+
+class MyCatalogueView(APIView):
+    """The current brand's points catalogue, with whether the customer can redeem each item
+    and, when not, why."""
+
+    permission_classes = [IsCustomer]
+
+    @extend_schema(
+        tags=["loyalty"],
+        parameters=[BRAND_PARAMETER],
+        responses={200: CatalogueEntryOutputSerializer(many=True), **ERRORS},
+    )
+    def get(self, request):
+        brand = _customer_brand(request)
+        entries = selectors.catalogue_for_customer(
+            customer=request_customer(request), brand_id=brand.pk
+        )
+        return Response(CatalogueEntryOutputSerializer(entries, many=True).data)
+
+
+class MyRedemptionFilter(django_filters.FilterSet):
+    status = django_filters.MultipleChoiceFilter(choices=RedemptionRequest.Status.choices)
+
+    class Meta:
+        model = RedemptionRequest
+        fields = ["status"]
+
+
+class MyRedemptionListView(generics.ListAPIView):
+    """The customer's redemption requests at the current brand, newest first; make one."""
+
+    permission_classes = [IsCustomer]
+    serializer_class = RedemptionOutputSerializer
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = MyRedemptionFilter
+
+    def get_throttles(self):
+        # Making a request counts under `redemptions`; listing under `default`.
+        self.throttle_scope = "redemptions" if self.request.method == "POST" else "default"
+        return super().get_throttles()
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return RedemptionRequest.objects.none()
+        return selectors.redemption_requests_for_customer(
+            customer=request_customer(self.request), brand_id=_customer_brand(self.request).pk
+        )
+
+    @extend_schema(
+        tags=["loyalty"],
+        parameters=[BRAND_PARAMETER],
+        responses={200: RedemptionOutputSerializer(many=True), **ERRORS, 404: PAGE_NOT_FOUND},
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        tags=["loyalty"],
+        parameters=[BRAND_PARAMETER, IDEMPOTENCY_PARAMETER],
+        request=RedemptionCreateInputSerializer,
+        responses={
+            201: RedemptionOutputSerializer,
+            200: RedemptionOutputSerializer,
+            **ERRORS,
+            404: ErrorSerializer,
+            409: ErrorSerializer,
+        },
+        examples=[OpenApiExample("Redeem an item", request_only=True, value={"item": 12})],
+    )
+    def post(self, request):
+        data = parse_input(RedemptionCreateInputSerializer, request.data)
+        key = request.headers.get("Idempotency-Key")
+        if key is not None and not IDEMPOTENCY_KEY_PATTERN.match(key):
+            raise ApplicationError(
+                "The Idempotency-Key is up to 128 printable ASCII characters.",
+                code="invalid_idempotency_key",
+                fields={"Idempotency-Key": ["Up to 128 printable ASCII characters."]},
+            )
+        redemption, created = redemption_request(
+            customer=request_customer(request),
+            brand=_customer_brand(request),
+            item_id=data["item"],
+            idempotency_key=key,
+        )
+        return Response(
+            RedemptionOutputSerializer(redemption).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+
+
+class MyRedemptionCancelView(APIView):
+    """The customer withdraws a request still waiting for approval; the points go back."""
+
+    permission_classes = [IsCustomer]
+
+    @extend_schema(
+        tags=["loyalty"],
+        request=None,
+        responses={
+            200: RedemptionOutputSerializer,
+            **ERRORS,
+            404: ErrorSerializer,
+            409: ErrorSerializer,
+        },
+    )
+    def post(self, request, redemption_id: int):
+        redemption, _ = redemption_cancel(
+            request_id=redemption_id, customer=request_customer(request)
+        )
+        return Response(RedemptionOutputSerializer(redemption).data)
+
+
+class CanDecideRedemptions(BasePermission):
+    message = "Your role may not decide redemption requests."
+
+    def has_permission(self, request, view) -> bool:
+        return request.user.has_perm("loyalty_management.change_redemptionrequest")
+
+
+class StaffRedemptionFilter(django_filters.FilterSet):
+    brand = django_filters.CharFilter(field_name="brand__slug")
+    status = django_filters.MultipleChoiceFilter(choices=RedemptionRequest.Status.choices)
+    customer = IdFilter(field_name="customer_id")
+    item = IdFilter(field_name="item_id")
+
+    class Meta:
+        model = RedemptionRequest
+        fields = ["brand", "status", "customer", "item"]
+
+
+class RedemptionListView(generics.ListAPIView):
+    """Staff: the redemption requests of their brands (the approval queue with
+    `status=requested`), oldest first."""
+
+    permission_classes = [IsStaff & StaffModelPermissions]
+    serializer_class = StaffRedemptionOutputSerializer
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = StaffRedemptionFilter
+    queryset = RedemptionRequest.objects.none()
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return RedemptionRequest.objects.none()
+        return selectors.redemption_requests_for_staff(user=self.request.user).order_by(
+            "created_at", "id"
+        )
+
+    @extend_schema(
+        tags=["loyalty"],
+        responses={
+            200: StaffRedemptionOutputSerializer(many=True),
+            **ERRORS,
+            404: PAGE_NOT_FOUND,
+        },
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+
+def _staff_brand_ids(user) -> list[int]:
+    return list(scope_to_user_brands(Brand.objects.all(), user, "pk").values_list("pk", flat=True))
+
+
+class RedemptionApproveView(APIView):
+    """Staff: approve a waiting request of their brands (approving it again changes nothing)."""
+
+    permission_classes = [IsStaff & CanDecideRedemptions]
+
+    @extend_schema(
+        tags=["loyalty"],
+        request=None,
+        responses={
+            200: StaffRedemptionOutputSerializer,
+            **ERRORS,
+            404: ErrorSerializer,
+            409: ErrorSerializer,
+        },
+    )
+    def post(self, request, redemption_id: int):
+        redemption, _ = redemption_approve(
+            request_id=redemption_id,
+            actor=request.user,
+            brand_ids=_staff_brand_ids(request.user),
+        )
+        return Response(StaffRedemptionOutputSerializer(redemption).data)
+
+
+class RedemptionRejectView(APIView):
+    """Staff: reject a waiting request of their brands, with a reason; the points go back."""
+
+    permission_classes = [IsStaff & CanDecideRedemptions]
+
+    @extend_schema(
+        tags=["loyalty"],
+        request=RedemptionRejectInputSerializer,
+        responses={
+            200: StaffRedemptionOutputSerializer,
+            **ERRORS,
+            404: ErrorSerializer,
+            409: ErrorSerializer,
+        },
+    )
+    def post(self, request, redemption_id: int):
+        data = parse_input(RedemptionRejectInputSerializer, request.data)
+        redemption, _ = redemption_reject(
+            request_id=redemption_id,
+            actor=request.user,
+            reason=data["reason"],
+            brand_ids=_staff_brand_ids(request.user),
+        )
+        return Response(StaffRedemptionOutputSerializer(redemption).data)
+
+
+class RedemptionFulfilView(APIView):
+    """Staff: record how an approved physical item is sent (sent or delivered fulfils it)."""
+
+    permission_classes = [IsStaff & CanDecideRedemptions]
+
+    @extend_schema(
+        tags=["loyalty"],
+        request=RedemptionFulfilInputSerializer,
+        responses={
+            200: StaffRedemptionOutputSerializer,
+            **ERRORS,
+            404: ErrorSerializer,
+            409: ErrorSerializer,
+        },
+    )
+    def post(self, request, redemption_id: int):
+        data = parse_input(RedemptionFulfilInputSerializer, request.data)
+        redemption = redemption_fulfil(
+            request_id=redemption_id,
+            actor=request.user,
+            fulfilment_status=data["fulfilment_status"],
+            note=data["note"],
+            brand_ids=_staff_brand_ids(request.user),
+        )
+        return Response(StaffRedemptionOutputSerializer(redemption).data)
+
+
+class RedemptionBulkDecideView(APIView):
+    """Staff: approve or reject (with a reason) several requests of their brands; each is
+    decided on its own, and the answer says, per id, the status or why it was refused."""
+
+    permission_classes = [IsStaff & CanDecideRedemptions]
+
+    @extend_schema(
+        tags=["loyalty"],
+        request=RedemptionBulkDecideInputSerializer,
+        responses={200: RedemptionBulkResultOutputSerializer(many=True), **ERRORS},
+    )
+    def post(self, request):
+        data = parse_input(RedemptionBulkDecideInputSerializer, request.data)
+        results = redemptions_decide(
+            request_ids=data["ids"],
+            approve=data["decision"] == "approve",
+            reason=data["reason"],
+            actor=request.user,
+            brand_ids=_staff_brand_ids(request.user),
+        )
+        return Response(RedemptionBulkResultOutputSerializer(results, many=True).data)
+
+
+class RedemptionCategoryFilter(django_filters.FilterSet):
+    brand = django_filters.CharFilter(field_name="brand__slug")
+
+    class Meta:
+        model = RedemptionCategory
+        fields = ["brand"]
+
+
+class RedemptionCategoryListView(generics.ListAPIView):
+    """Staff: the catalogue categories of their brands; create one."""
+
+    permission_classes = [IsStaff & StaffModelPermissions]
+    serializer_class = RedemptionCategoryOutputSerializer
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = RedemptionCategoryFilter
+    queryset = RedemptionCategory.objects.none()
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return RedemptionCategory.objects.none()
+        return scope_to_user_brands(
+            RedemptionCategory.objects.select_related("brand"), self.request.user, "brand"
+        )
+
+    @extend_schema(
+        tags=["loyalty"],
+        responses={
+            200: RedemptionCategoryOutputSerializer(many=True),
+            **ERRORS,
+            404: PAGE_NOT_FOUND,
+        },
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        tags=["loyalty"],
+        request=RedemptionCategoryInputSerializer,
+        responses={201: RedemptionCategoryOutputSerializer, **ERRORS},
+    )
+    def post(self, request):
+        data = parse_input(RedemptionCategoryInputSerializer, request.data)
+        brand = staff_brand_by_slug(request.user, data.pop("brand"))
+        category = redemption_category_save(brand=brand, data=data)
+        return Response(
+            RedemptionCategoryOutputSerializer(category).data, status=status.HTTP_201_CREATED
+        )
+
+
+class RedemptionItemFilter(django_filters.FilterSet):
+    brand = django_filters.CharFilter(field_name="brand__slug")
+    kind = django_filters.ChoiceFilter(choices=RedemptionItem.Kind.choices)
+    is_active = django_filters.BooleanFilter()
+
+    class Meta:
+        model = RedemptionItem
+        fields = ["brand", "kind", "is_active"]
+
+
+class RedemptionItemListView(generics.ListAPIView):
+    """Staff: the catalogue items of their brands; create one."""
+
+    permission_classes = [IsStaff & StaffModelPermissions]
+    serializer_class = RedemptionItemOutputSerializer
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = RedemptionItemFilter
+    queryset = RedemptionItem.objects.none()
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return RedemptionItem.objects.none()
+        return selectors.redemption_items_for_staff(user=self.request.user)
+
+    @extend_schema(
+        tags=["loyalty"],
+        responses={200: RedemptionItemOutputSerializer(many=True), **ERRORS, 404: PAGE_NOT_FOUND},
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        tags=["loyalty"],
+        request=RedemptionItemInputSerializer,
+        responses={201: RedemptionItemOutputSerializer, **ERRORS},
+        examples=[
+            OpenApiExample(
+                "Five in the wallet for 500 points",
+                request_only=True,
+                value={
+                    "brand": "burger-town",
+                    "name": "5.00 wallet credit",
+                    "points_cost": 500,
+                    "kind": "wallet_credit",
+                    "wallet_amount": "5.00",
+                },
+            )
+        ],
+    )
+    def post(self, request):
+        data = parse_input(RedemptionItemInputSerializer, request.data)
+        brand = staff_brand_by_slug(request.user, data.pop("brand"))
+        item = redemption_item_save(brand=brand, data=data)
+        return Response(RedemptionItemOutputSerializer(item).data, status=status.HTTP_201_CREATED)
+
+
+class RedemptionItemDetailView(generics.GenericAPIView):
+    """Staff: one catalogue item of their brands; change it."""
+
+    permission_classes = [IsStaff & StaffModelPermissions]
+    serializer_class = RedemptionItemOutputSerializer
+    queryset = RedemptionItem.objects.none()
+
+    def _item(self, item_id: int) -> RedemptionItem:
+        item = selectors.redemption_items_for_staff(user=self.request.user).filter(pk=item_id)
+        if not item:
+            raise NotFoundError("No such item in the catalogue.", code="not_found")
+        return item[0]
+
+    @extend_schema(
+        tags=["loyalty"],
+        responses={200: RedemptionItemOutputSerializer, **ERRORS, 404: ErrorSerializer},
+    )
+    def get(self, request, item_id: int):
+        return Response(RedemptionItemOutputSerializer(self._item(item_id)).data)
+
+    @extend_schema(
+        tags=["loyalty"],
+        request=RedemptionItemUpdateInputSerializer,
+        responses={200: RedemptionItemOutputSerializer, **ERRORS, 404: ErrorSerializer},
+    )
+    def patch(self, request, item_id: int):
+        item = self._item(item_id)
+        data = parse_input(RedemptionItemUpdateInputSerializer, request.data, partial=True)
+        item = redemption_item_save(item=item, data=data)
+        return Response(RedemptionItemOutputSerializer(item).data)

@@ -41,8 +41,14 @@ from loyalty_management.models import (
 logger = logging.getLogger(__name__)
 
 Kind = LoyaltyTransaction.Kind
-CREDIT_KINDS = frozenset({Kind.EARNED, Kind.BONUS, Kind.CASHBACK, Kind.ADJUSTED})
-DEBIT_KINDS = frozenset({Kind.REDEEMED, Kind.REVERSED, Kind.CASHBACK_REVERSED, Kind.ADJUSTED})
+CREDIT_KINDS = frozenset({Kind.EARNED, Kind.BONUS, Kind.CASHBACK, Kind.ADJUSTED, Kind.RELEASED})
+DEBIT_KINDS = frozenset(
+    {Kind.REDEEMED, Kind.REVERSED, Kind.CASHBACK_REVERSED, Kind.ADJUSTED, Kind.HELD}
+)
+# Debits that spend the customer's own points: refused beyond what is available.
+SPENDING_KINDS = frozenset({Kind.REDEEMED, Kind.HELD})
+# A lot opened by `ledger_credit` expires by the program's policy unless told otherwise.
+PROGRAM_EXPIRY = object()
 # Kinds that count towards lifetime points (reversals take back what an order earned or its
 # cashback credited).
 LIFETIME_KINDS = (Kind.EARNED, Kind.BONUS, Kind.REVERSED, Kind.CASHBACK, Kind.CASHBACK_REVERSED)
@@ -137,11 +143,13 @@ def ledger_credit(
     rule: dict | None = None,
     pending_days: int = 0,
     now: datetime | None = None,
+    expires_at=PROGRAM_EXPIRY,
 ) -> LedgerWrite:
     """Credit `points` (> 0) and open their lot. A replay of `idempotency_key` (or a second
     `earned` or `cashback` for the same order) returns the existing transaction and changes nothing.
 
-    The lot is pending for `pending_days`, and expires by the program's policy.
+    The lot is pending for `pending_days`, and expires by the program's policy (or at
+    `expires_at` when given, None for never).
     """
     if kind not in CREDIT_KINDS:
         raise ApplicationError(f"{kind} is not a credit.", code="invalid_ledger_kind")
@@ -183,7 +191,9 @@ def ledger_credit(
         remaining_points=points,
         is_pending=pending,
         available_at=available_at,
-        expires_at=_expires_at(account.program, now),
+        expires_at=(
+            _expires_at(account.program, now) if expires_at is PROGRAM_EXPIRY else expires_at
+        ),
         created_at=now,
     )
     lifetime = points if kind in LIFETIME_KINDS else 0
@@ -270,7 +280,7 @@ def ledger_debit(
 ) -> LedgerWrite:
     """Debit `points` (> 0). A replay of `idempotency_key` returns the first transaction.
 
-    - `redeemed`: refused when the account is negative or has fewer available points.
+    - `redeemed`, `held`: refused when the account is negative or has fewer available points.
     - `reversed`, `cashback_reversed`: take the order's own lot of what they reverse (`earned`,
       `cashback`) first (pending points are simply cancelled), then available lots; what no lot
       covers leaves the account negative.
@@ -292,7 +302,7 @@ def ledger_debit(
     _release_due_lots(account, now)
     _expire_due_lots(account, now)
 
-    if kind == Kind.REDEEMED:
+    if kind in SPENDING_KINDS:
         if account.available_points < 0:
             raise ConflictError(
                 "The account is negative and cannot redeem until it is positive again.",
@@ -338,6 +348,58 @@ def ledger_debit(
         lifetime=-points if kind in REVERSAL_OF else 0,
     )
     return LedgerWrite(debit, created=True)
+
+
+def ledger_hold(
+    *,
+    account_id: int,
+    points: int,
+    idempotency_key: str,
+    reason: str = "",
+    now: datetime | None = None,
+) -> LedgerWrite:
+    """Hold `points` of the account's available points (a `held` debit that consumes lots like
+    a redemption). Refused with `insufficient_points` beyond what is available."""
+    return ledger_debit(
+        account_id=account_id,
+        kind=Kind.HELD,
+        points=points,
+        idempotency_key=idempotency_key,
+        reason=reason,
+        now=now,
+    )
+
+
+@transaction.atomic
+def ledger_hold_release(
+    *,
+    hold: LoyaltyTransaction,
+    idempotency_key: str,
+    reason: str = "",
+    now: datetime | None = None,
+) -> LedgerWrite:
+    """Give back the points of a `held` debit (a `released` credit of the same points). Its
+    lot expires when the soonest of the lots the hold consumed would have, so a hold never
+    lengthens the life of points. A replay of `idempotency_key` changes nothing."""
+    if hold.kind != Kind.HELD:
+        raise ApplicationError("Only a hold can be released.", code="invalid_ledger_kind")
+    expiries = [
+        lot_expiry
+        for lot_expiry in LoyaltyLot.objects.filter(consumptions__debit=hold).values_list(
+            "expires_at", flat=True
+        )
+        if lot_expiry is not None
+    ]
+    return ledger_credit(
+        account_id=hold.account_id,
+        kind=Kind.RELEASED,
+        points=-hold.points,
+        idempotency_key=idempotency_key,
+        reason=reason,
+        rule={"hold_id": hold.pk},
+        expires_at=min(expiries) if expiries else None,
+        now=now,
+    )
 
 
 MAX_ADJUSTMENT = 10_000_000

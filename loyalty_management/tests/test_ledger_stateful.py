@@ -1,5 +1,5 @@
-"""Random sequences of earn, cashback, spend, refund, expire, release and time passing on a few
-accounts keep every ledger invariant (see `invariants.py`)."""
+"""Random sequences of earn, cashback, spend, hold and give back (redemptions), refund, expire,
+release and time passing on a few accounts keep every ledger invariant (see `invariants.py`)."""
 
 import uuid
 from datetime import timedelta
@@ -12,7 +12,9 @@ from hypothesis import strategies as st
 from hypothesis.stateful import (
     Bundle,
     RuleBasedStateMachine,
+    consumes,
     invariant,
+    multiple,
     rule,
     run_state_machine_as_test,
 )
@@ -23,6 +25,8 @@ from loyalty_management.models import LoyaltyAccount, LoyaltyProgram, LoyaltyTra
 from loyalty_management.services.ledger import (
     ledger_credit,
     ledger_debit,
+    ledger_hold,
+    ledger_hold_release,
     pending_points_release,
     points_expire,
 )
@@ -42,6 +46,7 @@ def key() -> str:
 
 class LedgerMachine(RuleBasedStateMachine):
     earned_orders = Bundle("earned_orders")
+    holds = Bundle("holds")
 
     def __init__(self):
         super().__init__()
@@ -120,6 +125,28 @@ class LedgerMachine(RuleBasedStateMachine):
             points_expire(now=self.now)
             account.refresh_from_db()
             assert account.available_points < points or account.available_points < 0
+
+    @rule(target=holds, index=st.integers(0, 1), points=st.integers(1, 80))
+    def hold(self, index, points):
+        """Points held for a redemption request: refused like a redemption when short."""
+        account = self.accounts[index]
+        try:
+            return ledger_hold(
+                account_id=account.pk, points=points, idempotency_key=key(), now=self.now
+            ).transaction
+        except ConflictError:
+            return multiple()
+
+    @rule(hold=consumes(holds), twice=st.booleans())
+    def give_back(self, hold, twice):
+        """A rejected, cancelled or expired request gives its held points back, once."""
+        first = ledger_hold_release(hold=hold, idempotency_key=f"release:{hold.pk}", now=self.now)
+        assert first.created and first.transaction.points == -hold.points
+        if twice:
+            again = ledger_hold_release(
+                hold=hold, idempotency_key=f"release:{hold.pk}", now=self.now
+            )
+            assert not again.created and again.transaction.pk == first.transaction.pk
 
     @rule(index=st.integers(0, 1), points=st.integers(1, 50), sign=st.sampled_from([1, -1]))
     def adjust(self, index, points, sign):
