@@ -216,9 +216,12 @@ def test_the_demo_notifies_with_the_default_templates_and_shows_loyalty_at_work(
     for brand in Brand.objects.all():
         program = LoyaltyProgram.objects.get(brand=brand)
         assert list(program.tiers.values_list("name", flat=True)) == ["Bronze", "Silver", "Gold"]
-        assert set(
-            BadgeDefinition.objects.filter(brand=brand).values_list("kind", flat=True)
-        ) == {"order_count", "lifetime_spend", "tier", "manual"}
+        assert set(BadgeDefinition.objects.filter(brand=brand).values_list("kind", flat=True)) == {
+            "order_count",
+            "lifetime_spend",
+            "tier",
+            "manual",
+        }
         # Points for every paid demo order with a customer (through the award service, so one
         # earned transaction per order, and balances that equal the ledger).
         paid = Order.objects.filter(
