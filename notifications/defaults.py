@@ -77,6 +77,20 @@ DEFAULT_TEMPLATES: dict[str, DefaultTemplate] = {
             "{% if description %} {{ description }}{% endif %}"
         ),
     ),
+    # rules.actions.notify (the rule action NOTIFY) sends the event its rule names, with the
+    # rule's own payload plus rule, trigger_event and order_id. The event documented as the
+    # example in the rule forms and the API gets a default; other names need their own.
+    "rules.vip_welcome": DefaultTemplate(
+        # A global rule (the VIP example is one) notifies without a brand.
+        subject=("Welcome to {% if brand %}the {{ brand.name }}{% else %}our{% endif %} VIP club"),
+        email_body=(
+            f"{GREETING}\n\n"
+            "You are now one of our VIP customers: your new orders get a VIP discount, and "
+            "you will hear about our offers first.\n\n"
+            f"{SIGNATURE}"
+        ),
+        inbox_body="You are now one of our VIP customers: your new orders get a VIP discount.",
+    ),
 }
 
 CHANNEL_BODIES = {

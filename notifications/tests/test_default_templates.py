@@ -12,6 +12,7 @@ from django.core.management import call_command
 from django.template.base import VariableNode
 from django.utils import timezone
 
+from labels.services import label_assign_customer
 from loyalty_management.models import LoyaltyProgram
 from loyalty_management.services.badges import badge_award_by_staff, badge_definition_save
 from loyalty_management.services.notices import expiring_points_notify
@@ -23,6 +24,8 @@ from notifications.rendering import compile_template
 from notifications.services import template_context
 from orders.models import Order
 from orders.services.payment import order_set_payment_status
+from rules.models import Event
+from rules.tests.factories import committed, make_rule, vip_label
 
 ROOT = Path(settings.BASE_DIR)
 SENDERS = {"send_notification", "notification_send"}
@@ -111,6 +114,14 @@ def test_default_templates_render_the_payloads_the_code_really_sends(a):
         data={"name": "Early bird", "kind": "manual", "description": "One of the first."},
     )
     badge_award_by_staff(badge=badge, customer=a.customer, actor=a.staff)  # badge awarded
+    vip = vip_label()
+    make_rule(
+        name="VIP welcome",
+        event=Event.CUSTOMER_LABELED,
+        conditions=[{"entity": "CUSTOMER", "operator": "HAS_LABEL", "label": vip}],
+        actions=[("NOTIFY", {"event": "rules.vip_welcome", "payload": {}})],
+    )
+    committed(label_assign_customer, label=vip, customer=a.customer)  # rule action NOTIFY
 
     notifications = {n.event: n for n in Notification.objects.filter(customer=a.customer)}
     assert set(notifications) == set(DEFAULT_TEMPLATES)
@@ -142,6 +153,9 @@ def test_default_templates_render_the_payloads_the_code_really_sends(a):
     expiring = notifications["loyalty.points.expiring"]
     assert expiring.payload["expires_at"][:10] in expiring.inbox_message.subject
     assert "Early bird" in notifications["loyalty.badge.awarded"].inbox_message.subject
+    assert notifications["rules.vip_welcome"].payload["rule"] == "VIP welcome"
+    # The VIP rule is global: it notifies without a brand, and the text reads well anyway.
+    assert notifications["rules.vip_welcome"].inbox_message.subject == "Welcome to our VIP club"
 
 
 @pytest.mark.django_db
