@@ -48,6 +48,7 @@ from notifications.defaults import default_templates_install
 from orders.models import Order, PaymentStatusChange
 from orders.services.payment import order_set_payment_status
 from orders.services.placement import LineRequest, order_place
+from rules.services.authoring import vip_example_install
 from wallets.services import wallet_credit
 
 VIP_LABEL = "Customer_VIP"
@@ -753,6 +754,9 @@ def demo_seed(
         _seed_promotions(brands, result, DEMO_CASHBACK)
         _seed_orders(orders, brands, progress, result)
         _seed_promotions(brands, result, DEMO_PROMOTIONS)
+        # The VIP example rule (10% off VIP customers' new orders), after the orders for the
+        # same reason as the discounts.
+        result.created["VIP example parts"] += sum(vip_example_install().values())
     # The paid orders' outbox tasks (points, cashback, badges) run once this commits; with an
     # eager Celery they are done by now, and the loyalty steps below only fill in what is
     # missing (everything, when no task ran, as in a test's transaction).

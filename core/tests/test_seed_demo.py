@@ -35,6 +35,8 @@ from notifications.models import (
 )
 from orders.models import Order, OrderLine, PaymentStatusChange
 from promotions.models import Promotion
+from rules.models import Rule
+from rules.services.authoring import VIP_RULE
 from wallets.models import Wallet, WalletTransaction
 
 pytestmark = pytest.mark.django_db
@@ -131,6 +133,12 @@ def test_seed_demo_builds_a_realistic_demo():
         assert live.count() == 4
         assert live.filter(type=Promotion.Type.CASHBACK).exists()
         assert not live.filter(compiled__isnull=True).exists()
+    # The VIP example rule is installed, after the orders: like the discount promotions it
+    # does not price them (SQLite checks total = subtotal - discount in floating point, which
+    # a discounted total such as 33.90 - 3.39 fails, so `make run` would stop).
+    assert Rule.objects.filter(name=VIP_RULE["name"], status=Rule.Status.ENABLED).exists()
+    assert not Order.objects.filter(discount_total__gt=0).exists()
+    assert Order.objects.filter(cashback_total__gt=0).exists()
 
 
 def test_printed_logins_and_device_keys_work(client):
