@@ -30,17 +30,17 @@ install: $(BIN)/.installed
 run: install
 	DEBUG=$${DEBUG:-1} $(PY) manage.py migrate --noinput
 	DEBUG=$${DEBUG:-1} $(PY) manage.py seed_demo
-	DEBUG=$${DEBUG:-1} $(PY) manage.py install_vip_example
 	DEBUG=$${DEBUG:-1} $(PY) manage.py runserver $(HOST):$(PORT)
 
 # The commands the full stack runs (docker-compose calls these with BIN=/usr/local/bin). The
 # production path is `make migrate serve`; the demo data is only loaded by an explicit `make seed`.
+# seed_demo also installs the VIP example rule and the default notification templates, and prints
+# the logins last; a real install gets the templates with `manage.py install_default_templates`.
 migrate:
 	$(PY) manage.py migrate --noinput
 
 seed:
 	$(PY) manage.py seed_demo
-	$(PY) manage.py install_vip_example
 
 # The access log names the path, never the query string or the referer (they can carry an
 # email address or a phone number searched for).

@@ -1,9 +1,12 @@
-"""A realistic, reproducible demo: two brands, their stores, catalog, customers and orders.
+"""A realistic, reproducible demo: two brands, their stores, catalog, customers and orders, a
+loyalty programme per brand with tiers, points and cashback for the paid orders, badges, wallet
+credit, and the default notification templates (so the demo's notices are delivered).
 
 Every item is drawn from its own `random.Random` seeded with its natural key ("order-17",
 "customer-42"), so a second run draws the same data, finds it by its natural key (brand slug,
 store code, SKU, customer email, order idempotency key "demo-<n>") and creates nothing new.
-Orders are placed and paid through the order services, then backdated over the last weeks.
+Orders are placed and paid through the order services, then backdated over the last weeks;
+points, cashback, badges and wallet credit go through their services too, never as raw rows.
 """
 
 import os
@@ -27,9 +30,26 @@ from customers.models import Customer
 from customers.services import customer_create, customer_link_brand
 from labels.models import Label
 from labels.services import label_assign_customer, label_assign_product
+from loyalty_management.models import (
+    BadgeDefinition,
+    CustomerBadge,
+    LoyaltyProgram,
+    LoyaltyTransaction,
+    Tier,
+)
+from loyalty_management.services.badges import (
+    badge_award_by_staff,
+    badge_definition_save,
+    customer_badges_evaluate,
+)
+from marketing.cashback import cashback_credit
+from marketing.services import EARNING_STATUSES, award_loyalty_points
+from notifications.defaults import default_templates_install
 from orders.models import Order, PaymentStatusChange
 from orders.services.payment import order_set_payment_status
 from orders.services.placement import LineRequest, order_place
+from rules.services.authoring import vip_example_install
+from wallets.services import wallet_credit
 
 VIP_LABEL = "Customer_VIP"
 DEVICE_NAME = "Till 1"
@@ -513,9 +533,16 @@ DEMO_PROMOTIONS = [
     ("Buy 2, get 1 free", "bogo", {"buy_quantity": 2, "get_quantity": 1, "percent": "100"}, 0),
     ("10% off", "percent_discount", {"percent": "10"}, 1),
 ]
+# Cashback on what is paid for the second top-level category (drinks, men's wear), whatever
+# else discounted it (the 10% off above shares its scope), credited as points when paid.
+# Seeded before the demo orders, so their history shows cashback earned; the discounts above
+# come after them, so the orders' prices stay the list prices (SQLite checks the order's
+# total = subtotal - discount constraint in floating point, which a discounted total such as
+# 33.90 - 3.39 fails).
+DEMO_CASHBACK = [("5% cashback", "cashback", {"percent": "5", "cap": "10.00"}, 1)]
 
 
-def _seed_promotions(brands: dict[str, Brand], result: DemoResult) -> None:
+def _seed_promotions(brands: dict[str, Brand], result: DemoResult, wanted: list) -> None:
     from promotions.models import Promotion
     from promotions.services.lifecycle import promotion_save
 
@@ -523,7 +550,7 @@ def _seed_promotions(brands: dict[str, Brand], result: DemoResult) -> None:
     for brand in brands.values():
         existing = set(Promotion.objects.filter(brand=brand).values_list("name", flat=True))
         tops = list(Category.objects.filter(brand=brand, parent__isnull=True).order_by("id"))
-        for name, kind, params, scope in DEMO_PROMOTIONS:
+        for name, kind, params, scope in wanted:
             if name in existing:
                 continue
             promotion = Promotion(
@@ -541,6 +568,159 @@ def _seed_promotions(brands: dict[str, Brand], result: DemoResult) -> None:
             result.created["promotions"] += 1
 
 
+# Loyalty per brand: three tiers on the points earned over 12 months (name, threshold,
+# multiplier), with thresholds that fit the brand's basket size.
+DEMO_TIERS = {
+    "burger-republic": (("Bronze", 0, "1.00"), ("Silver", 60, "1.25"), ("Gold", 150, "1.50")),
+    "nordfaden": (("Bronze", 0, "1.00"), ("Silver", 250, "1.25"), ("Gold", 600, "1.50")),
+}
+# Badges per brand: (name, kind, threshold field and value, description, icon). The lifetime
+# spend badge's amount is per brand; "tier" names one of the brand's tiers.
+DEMO_SPEND_BADGE = {"burger-republic": Decimal("60.00"), "nordfaden": Decimal("300.00")}
+DEMO_BADGES = (
+    ("Regular", "order_count", "order_count", 3, "Three paid orders.", "repeat"),
+    ("Big spender", "lifetime_spend", "spend_amount", None, "A lifetime spend.", "wallet"),
+    ("Gold member", "tier", "tier", "Gold", "Reached the Gold tier.", "gold-medal"),
+    ("Founding member", "manual", None, None, "One of our first members.", "star"),
+)
+FOUNDING_MEMBERS = 3
+WALLET_CUSTOMERS = 5
+WALLET_CREDIT = Decimal("10.00")
+
+
+def _seed_loyalty_programs(brands: dict[str, Brand], result: DemoResult) -> None:
+    """A points programme per brand (1 point per euro paid, 10 per euro of cashback, points
+    expire after a year) with Bronze, Silver and Gold tiers."""
+    for slug, brand in brands.items():
+        program, created = LoyaltyProgram.objects.get_or_create(
+            brand=brand,
+            defaults={
+                "name": f"{brand.name} Rewards",
+                "points_per_unit": Decimal("1.00"),
+                "unit_amount": Decimal("1.00"),
+                # A euro of cashback is 10 points, so a few cents of it still give some.
+                "cashback_points_per_unit": Decimal("10.00"),
+                "expiry_policy": LoyaltyProgram.ExpiryPolicy.AFTER_DAYS,
+                "expiry_days": 365,
+            },
+        )
+        result.created["loyalty programmes"] += created
+        if not created:
+            continue
+        for position, (name, threshold, multiplier) in enumerate(DEMO_TIERS[slug]):
+            Tier.objects.create(
+                program=program,
+                name=name,
+                position=position,
+                threshold=Decimal(threshold),
+                multiplier=Decimal(multiplier),
+                benefits=f"Earn {multiplier}x points.",
+            )
+            result.created["tiers"] += 1
+
+
+def _loyalty_counts() -> Counter:
+    """What the loyalty steps create, whether the orders' tasks or the seed created it."""
+    kinds = Counter(
+        LoyaltyTransaction.objects.filter(
+            kind__in=(LoyaltyTransaction.Kind.EARNED, LoyaltyTransaction.Kind.CASHBACK)
+        ).values_list("kind", flat=True)
+    )
+    return Counter(
+        {
+            "points awards": kinds[LoyaltyTransaction.Kind.EARNED],
+            "cashback credits": kinds[LoyaltyTransaction.Kind.CASHBACK],
+            "badge awards": CustomerBadge.objects.count(),
+        }
+    )
+
+
+def _seed_loyalty_points() -> None:
+    """Points and cashback for the demo's paid orders, in the order they were paid, through
+    the services a paid order's tasks call (each is idempotent; orders that have them already
+    are skipped)."""
+    kind = LoyaltyTransaction.Kind
+    done = set(
+        LoyaltyTransaction.objects.filter(
+            kind__in=(kind.EARNED, kind.CASHBACK), order__isnull=False
+        ).values_list("order_id", "kind")
+    )
+    orders = (
+        Order.objects.filter(
+            idempotency_key__startswith=ORDER_KEY_PREFIX,
+            payment_status__in=EARNING_STATUSES,
+            customer__isnull=False,
+        )
+        .order_by("paid_at", "pk")
+        .only("pk", "cashback_total")
+    )
+    for order in orders:
+        if (order.pk, kind.EARNED) not in done:
+            award_loyalty_points(order=order)
+        if order.cashback_total > 0 and (order.pk, kind.CASHBACK) not in done:
+            cashback_credit(order_id=order.pk)
+
+
+def _seed_badges(brands: dict[str, Brand], admin, result: DemoResult) -> None:
+    """Badges per brand (paid orders, lifetime spend, a tier, a manual one), the automatic
+    ones evaluated for every demo customer with a paid order, the manual one given by staff
+    to a few early customers."""
+    for slug, brand in brands.items():
+        existing = {badge.name: badge for badge in BadgeDefinition.objects.filter(brand=brand)}
+        manual = None
+        for name, kind, field_name, value, description, icon in DEMO_BADGES:
+            badge = existing.get(name)
+            if badge is None:
+                data = {"name": name, "kind": kind, "description": description, "icon": icon}
+                if field_name == "spend_amount":
+                    value = DEMO_SPEND_BADGE[slug]
+                elif field_name == "tier":
+                    value = Tier.objects.get(program__brand=brand, name=value)
+                if field_name:
+                    data[field_name] = value
+                badge = badge_definition_save(brand=brand, data=data)
+                result.created["badges"] += 1
+            if kind == "manual":
+                manual = badge
+        buyers = (
+            Order.objects.filter(brand=brand, customer__isnull=False)
+            .filter(payment_status__in=EARNING_STATUSES)
+            .values_list("customer_id", flat=True)
+            .distinct()
+            .order_by("customer_id")
+        )
+        for customer_id in buyers:
+            customer_badges_evaluate(customer_id=customer_id, brand_id=brand.pk, source="sweep")
+        if manual is not None and admin is not None:
+            for customer in _top_members(brand, FOUNDING_MEMBERS):
+                badge_award_by_staff(badge=manual, customer=customer, actor=admin, note="Demo")
+
+
+def _top_members(brand: Brand, count: int) -> list[Customer]:
+    """The brand's members with the most points (then the oldest): the demo's showcase
+    customers, with points, a tier, a badge and wallet credit."""
+    return list(
+        Customer.objects.filter(loyalty_accounts__program__brand=brand)
+        .order_by("-loyalty_accounts__lifetime_points", "pk")
+        .distinct()[:count]
+    )
+
+
+def _seed_wallets(brands: dict[str, Brand], result: DemoResult) -> None:
+    """A welcome credit in the wallet of a few customers per brand (once: its idempotency key
+    names the brand and the customer)."""
+    for slug, brand in brands.items():
+        for customer in _top_members(brand, WALLET_CUSTOMERS):
+            write = wallet_credit(
+                customer=customer,
+                brand=brand,
+                amount=WALLET_CREDIT,
+                idempotency_key=f"demo-wallet:{slug}:{customer.pk}",
+                reason="Welcome credit",
+            )
+            result.created["wallet credits"] += write.created
+
+
 def _slug(name: str) -> str:
     return name.lower().replace(" ", "-")
 
@@ -554,10 +734,14 @@ def demo_seed(
     progress: Progress = _no_progress,
 ) -> DemoResult:
     """Create the demo data that is missing. Safe to run again: it adds nothing twice and
-    changes nothing that exists (users keep their password and status, devices their key)."""
+    changes nothing that exists (users keep their password and status, devices their key,
+    templates their text). Two transactions: the catalogue and the orders, then the loyalty
+    data that follows the paid orders; an interrupted run is completed by the next."""
     password = admin_password or os.environ.get("DEMO_ADMIN_PASSWORD") or "admin"
     result = DemoResult()
+    loyalty_before = _loyalty_counts()
     with transaction.atomic():
+        result.created["notification templates"] += default_templates_install()
         brands = _seed_brands(result)
         _seed_users(brands, password, result)
         for brand in brands.values():
@@ -566,6 +750,19 @@ def demo_seed(
         for spec in BRANDS:
             _seed_catalog(brands[spec.slug], spec, products_per_brand, labels, progress, result)
         _seed_customers(customers, brands, labels, progress, result)
+        _seed_loyalty_programs(brands, result)
+        _seed_promotions(brands, result, DEMO_CASHBACK)
         _seed_orders(orders, brands, progress, result)
-        _seed_promotions(brands, result)
+        _seed_promotions(brands, result, DEMO_PROMOTIONS)
+        # The VIP example rule (10% off VIP customers' new orders), after the orders for the
+        # same reason as the discounts.
+        result.created["VIP example parts"] += sum(vip_example_install().values())
+    # The paid orders' outbox tasks (points, cashback, badges) run once this commits; with an
+    # eager Celery they are done by now, and the loyalty steps below only fill in what is
+    # missing (everything, when no task ran, as in a test's transaction).
+    with transaction.atomic():
+        _seed_loyalty_points()
+        _seed_badges(brands, get_user_model().objects.filter(username="admin").first(), result)
+        _seed_wallets(brands, result)
+    result.created.update(_loyalty_counts() - loyalty_before)
     return result

@@ -17,8 +17,27 @@ from catalog.models import Category, Product
 from core.demo import VIP_COUNT, VIP_LABEL
 from customers.models import Customer, CustomerBrand
 from labels.models import CustomerLabel, Label, ProductLabel
+from loyalty_management.models import (
+    BadgeDefinition,
+    CustomerBadge,
+    LoyaltyAccount,
+    LoyaltyLot,
+    LoyaltyProgram,
+    LoyaltyTransaction,
+    Tier,
+)
+from notifications.defaults import DEFAULT_TEMPLATES
+from notifications.models import (
+    InboxMessage,
+    Notification,
+    NotificationDelivery,
+    NotificationTemplate,
+)
 from orders.models import Order, OrderLine, PaymentStatusChange
 from promotions.models import Promotion
+from rules.models import Rule
+from rules.services.authoring import VIP_RULE
+from wallets.models import Wallet, WalletTransaction
 
 pytestmark = pytest.mark.django_db
 
@@ -38,6 +57,18 @@ MODELS = [
     Promotion,
     PaymentStatusChange,
     get_user_model(),
+    LoyaltyProgram,
+    Tier,
+    LoyaltyAccount,
+    LoyaltyTransaction,
+    LoyaltyLot,
+    BadgeDefinition,
+    CustomerBadge,
+    Wallet,
+    WalletTransaction,
+    NotificationTemplate,
+    Notification,
+    InboxMessage,
 ]
 KEY_PATTERN = re.compile(r"pos_[0-9a-f]{12}_[A-Za-z0-9_\-]+")
 
@@ -99,8 +130,15 @@ def test_seed_demo_builds_a_realistic_demo():
     # Live promotions for quotes, the basket page and the POS bundles, compiled and valid.
     for brand in Brand.objects.all():
         live = Promotion.objects.filter(brand=brand, status=Promotion.Status.ACTIVE)
-        assert live.count() == 3
+        assert live.count() == 4
+        assert live.filter(type=Promotion.Type.CASHBACK).exists()
         assert not live.filter(compiled__isnull=True).exists()
+    # The VIP example rule is installed, after the orders: like the discount promotions it
+    # does not price them (SQLite checks total = subtotal - discount in floating point, which
+    # a discounted total such as 33.90 - 3.39 fails, so `make run` would stop).
+    assert Rule.objects.filter(name=VIP_RULE["name"], status=Rule.Status.ENABLED).exists()
+    assert not Order.objects.filter(discount_total__gt=0).exists()
+    assert Order.objects.filter(cashback_total__gt=0).exists()
 
 
 def test_printed_logins_and_device_keys_work(client):
@@ -166,3 +204,68 @@ def test_admin_password_comes_from_the_environment(monkeypatch):
 
     assert "admin / s3cret-demo" in output
     assert get_user_model().objects.get(username="admin").check_password("s3cret-demo")
+
+
+def test_the_demo_notifies_with_the_default_templates_and_shows_loyalty_at_work():
+    output = _seed()
+
+    # Every event the product sends has an email and an inbox template, so the demo's
+    # notices are delivered, none skipped for want of a template.
+    assert set(
+        NotificationTemplate.objects.filter(brand__isnull=True).values_list("event", "channel")
+    ) == {(event, channel) for event in DEFAULT_TEMPLATES for channel in ("email", "inbox")}
+    assert Notification.objects.filter(event="loyalty.points.earned").exists()
+    assert Notification.objects.filter(event="loyalty.badge.awarded").exists()
+    assert not NotificationDelivery.objects.filter(
+        status__in=[NotificationDelivery.Status.SKIPPED, NotificationDelivery.Status.FAILED]
+    ).exists()
+    assert InboxMessage.objects.filter(subject__contains="points at").exists()
+
+    for brand in Brand.objects.all():
+        program = LoyaltyProgram.objects.get(brand=brand)
+        assert list(program.tiers.values_list("name", flat=True)) == ["Bronze", "Silver", "Gold"]
+        assert set(BadgeDefinition.objects.filter(brand=brand).values_list("kind", flat=True)) == {
+            "order_count",
+            "lifetime_spend",
+            "tier",
+            "manual",
+        }
+        # Points for every paid demo order with a customer (through the award service, so one
+        # earned transaction per order, and balances that equal the ledger).
+        paid = Order.objects.filter(
+            brand=brand,
+            customer__isnull=False,
+            payment_status__in=[Order.PaymentStatus.PAID, Order.PaymentStatus.PARTIALLY_REFUNDED],
+        )
+        earned = LoyaltyTransaction.objects.filter(
+            account__program=program, kind=LoyaltyTransaction.Kind.EARNED
+        )
+        assert set(earned.values_list("order_id", flat=True)) == set(
+            paid.values_list("pk", flat=True)
+        )
+        assert LoyaltyTransaction.objects.filter(
+            account__program=program, kind=LoyaltyTransaction.Kind.CASHBACK
+        ).exists()
+        # A showcase customer: points, a tier, a badge and a wallet with credit.
+        showcase = [
+            customer
+            for customer in Customer.objects.filter(loyalty_accounts__program=program)
+            if customer.loyalty_accounts.get(program=program).available_points > 0
+            and customer.loyalty_accounts.get(program=program).tier_id is not None
+            and CustomerBadge.objects.filter(customer=customer, badge__brand=brand).exists()
+            and Wallet.objects.filter(customer=customer, brand=brand, balance__gt=0).exists()
+        ]
+        assert showcase
+    for account in LoyaltyAccount.objects.all():
+        ledger = LoyaltyTransaction.objects.filter(account=account)
+        assert account.available_points + account.pending_points == sum(
+            ledger.values_list("points", flat=True)
+        )
+    assert "points awards" in output and "wallet credits" in output
+
+
+def test_logins_are_printed_last():
+    lines = _seed().strip().splitlines()
+
+    assert lines[-4] == "Admin logins (/admin/):"
+    assert lines[-1].startswith("  nordfaden-admin / admin")

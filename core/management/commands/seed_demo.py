@@ -12,7 +12,9 @@ from core.demo import demo_seed
 class Command(BaseCommand):
     help = (
         "Create a demo: two brands with stores and a POS device each, customers, products, "
-        "labels and orders over the last weeks. Running it again adds nothing twice and "
+        "labels and orders over the last weeks, a loyalty programme with tiers per brand, "
+        "points, cashback, badges, wallet credit and the default notification templates. "
+        "Running it again adds nothing twice and "
         "leaves existing users and device keys alone."
     )
 
@@ -48,12 +50,6 @@ class Command(BaseCommand):
         self.stdout.write(
             self.style.SUCCESS(f"Demo ready in {elapsed:.1f}s. Created: {created or 'nothing'}.")
         )
-        if result.logins:
-            self.stdout.write("Admin logins (/admin/):")
-            for username, password, role in result.logins:
-                self.stdout.write(f"  {username} / {password}  ({role})")
-        else:
-            self.stdout.write("Demo admin users exist already; their passwords were not changed.")
         if result.devices:
             self.stdout.write("POS device keys (header X-Device-Key), shown this once:")
             for device, raw_key in result.devices:
@@ -63,3 +59,11 @@ class Command(BaseCommand):
                 "Demo POS devices exist already; their keys were shown when they were created. "
                 "Rotate a key in the admin (POS devices) to get a new one."
             )
+        # Last, after everything the run printed (the demo's emails go to the console with
+        # DEBUG), so that a person sees them.
+        if result.logins:
+            self.stdout.write("Admin logins (/admin/):")
+            for username, password, role in result.logins:
+                self.stdout.write(f"  {username} / {password}  ({role})")
+        else:
+            self.stdout.write("Demo admin users exist already; their passwords were not changed.")
