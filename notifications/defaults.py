@@ -80,6 +80,43 @@ DEFAULT_TEMPLATES: dict[str, DefaultTemplate] = {
     # rules.actions.notify (the rule action NOTIFY) sends the event its rule names, with the
     # rule's own payload plus rule, trigger_event and order_id. The event documented as the
     # example in the rule forms and the API gets a default; other names need their own.
+    # loyalty_management.services.redemptions._notify: redemption_id, item, points, status,
+    # and reason when rejected.
+    "loyalty.redemption.requested": DefaultTemplate(
+        subject="We received your request for {{ item }}",
+        email_body=(
+            f"{GREETING}\n\n"
+            "You asked for {{ item }} for {{ points }} points. The points are set aside until "
+            "your request is decided; we will tell you as soon as it is.\n\n"
+            f"{SIGNATURE}"
+        ),
+        inbox_body=(
+            "You asked for {{ item }} for {{ points }} points. The points are set aside until "
+            "your request is decided."
+        ),
+    ),
+    "loyalty.redemption.approved": DefaultTemplate(
+        subject="Your request for {{ item }} is approved",
+        email_body=(
+            f"{GREETING}\n\n"
+            "Good news: your request for {{ item }} is approved, for {{ points }} points.\n\n"
+            f"{SIGNATURE}"
+        ),
+        inbox_body="Your request for {{ item }} is approved, for {{ points }} points.",
+    ),
+    "loyalty.redemption.rejected": DefaultTemplate(
+        subject="Your request for {{ item }} was not approved",
+        email_body=(
+            f"{GREETING}\n\n"
+            "We could not approve your request for {{ item }}: {{ reason }}\n\n"
+            "Your {{ points }} points are back in your account.\n\n"
+            f"{SIGNATURE}"
+        ),
+        inbox_body=(
+            "Your request for {{ item }} was not approved: {{ reason }} Your {{ points }} "
+            "points are back in your account."
+        ),
+    ),
     "rules.vip_welcome": DefaultTemplate(
         # A global rule (the VIP example is one) notifies without a brand.
         subject=("Welcome to {% if brand %}the {{ brand.name }}{% else %}our{% endif %} VIP club"),

@@ -13,9 +13,15 @@ from django.template.base import VariableNode
 from django.utils import timezone
 
 from labels.services import label_assign_customer
-from loyalty_management.models import LoyaltyProgram
+from loyalty_management.models import LoyaltyProgram, RedemptionItem
 from loyalty_management.services.badges import badge_award_by_staff, badge_definition_save
+from loyalty_management.services.ledger import account_get_or_create, ledger_credit
 from loyalty_management.services.notices import expiring_points_notify
+from loyalty_management.services.redemptions import (
+    redemption_approve,
+    redemption_reject,
+    redemption_request,
+)
 from loyalty_management.tests.factories import LoyaltyProgramFactory
 from marketing.services import award_loyalty_points
 from notifications.defaults import DEFAULT_TEMPLATES, default_templates_install
@@ -68,10 +74,15 @@ def _events_in_code() -> tuple[set[str], set[str]]:
             if name not in SENDERS:
                 continue
             event = next((k.value for k in node.keywords if k.arg == "event"), None)
+            declared = {v for k, v in constants.items() if k.endswith("_EVENT")}
             if isinstance(event, ast.Constant) and isinstance(event.value, str):
                 events.add(event.value)
             elif isinstance(event, ast.Name) and event.id in constants:
                 events.add(constants[event.id])
+            elif isinstance(event, ast.Name) and declared:
+                # A helper passing its `event` argument on: the module names the events it
+                # sends as `*_EVENT` constants.
+                events.update(declared)
             else:
                 dynamic.add(relative)
     return events, dynamic
@@ -122,8 +133,27 @@ def test_default_templates_render_the_payloads_the_code_really_sends(a):
         actions=[("NOTIFY", {"event": "rules.vip_welcome", "payload": {}})],
     )
     committed(label_assign_customer, label=vip, customer=a.customer)  # rule action NOTIFY
+    ledger_credit(
+        account_id=account_get_or_create(customer=a.customer, program=a.brand.loyalty_program).pk,
+        kind="bonus",
+        points=100,
+        idempotency_key="templates:fund",
+    )
+    scarf = RedemptionItem.objects.create(
+        brand=a.brand,
+        name="Scarf",
+        points_cost=30,
+        kind=RedemptionItem.Kind.PHYSICAL,
+        auto_approve=False,
+    )
+    for decide in (redemption_approve, redemption_reject):  # requested, approved, rejected
+        request, _ = redemption_request(customer=a.customer, brand=a.brand, item_id=scarf.pk)
+        extra = {"reason": "It is out of season."} if decide is redemption_reject else {}
+        decide(request_id=request.pk, actor=a.staff, **extra)
 
-    notifications = {n.event: n for n in Notification.objects.filter(customer=a.customer)}
+    notifications = {}
+    for notification in Notification.objects.filter(customer=a.customer).order_by("pk"):
+        notifications.setdefault(notification.event, notification)
     assert set(notifications) == set(DEFAULT_TEMPLATES)
     for event, notification in notifications.items():
         context = template_context(
@@ -154,6 +184,8 @@ def test_default_templates_render_the_payloads_the_code_really_sends(a):
     assert expiring.payload["expires_at"][:10] in expiring.inbox_message.subject
     assert "Early bird" in notifications["loyalty.badge.awarded"].inbox_message.subject
     assert notifications["rules.vip_welcome"].payload["rule"] == "VIP welcome"
+    rejected = notifications["loyalty.redemption.rejected"].inbox_message.body
+    assert "Scarf was not approved: It is out of season." in rejected
     # The VIP rule is global: it notifies without a brand, and the text reads well anyway.
     assert notifications["rules.vip_welcome"].inbox_message.subject == "Welcome to our VIP club"
 
