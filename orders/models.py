@@ -6,6 +6,7 @@ from typing import NamedTuple
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.functions import Round
 
 from core.models import TimeStampedModel
 from core.money import MoneyField
@@ -95,7 +96,9 @@ class Order(TimeStampedModel):
                 name="order_idempotency_key_unique_per_brand",
             ),
             models.CheckConstraint(
-                condition=Q(total=F("subtotal") - F("discount_total")),
+                # Rounded to the cent: SQLite (the embedded default) computes in floating point,
+                # where 33.90 - 3.39 is not 30.51; PostgreSQL's numeric is exact either way.
+                condition=Q(total=Round(F("subtotal") - F("discount_total"), 2)),
                 name="order_total_is_subtotal_less_discount",
             ),
             models.CheckConstraint(
