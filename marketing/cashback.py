@@ -25,19 +25,20 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, F, OuterRef, Q, Sum
+from django.db.models import Exists, F, OuterRef, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from loyalty_management.lock_objects import account_lock
 from loyalty_management.models import LoyaltyProgram, LoyaltyTransaction
 from loyalty_management.services.earning import points_for_amount
-from loyalty_management.services.ledger import account_get_or_create, ledger_credit, ledger_debit
+from loyalty_management.services.ledger import account_get_or_create, ledger_credit
 from marketing.services import (
     EARNING_STATUSES,
     FULLY_REVERSED_STATUSES,
     REVERSAL_STATUSES,
     _order_lock,
+    points_reverse_up_to,
 )
 from orders.models import Order, OrderPromotion
 
@@ -82,33 +83,13 @@ def cashback_reversal_target(*, credited_points: int, order: Order) -> int:
 
 
 def _reverse_locked(order: Order, credit: LoyaltyTransaction) -> LoyaltyTransaction | None:
-    target = cashback_reversal_target(credited_points=credit.points, order=order)
-    already = -(
-        LoyaltyTransaction.objects.filter(order=order, kind=Kind.CASHBACK_REVERSED).aggregate(
-            s=Sum("points")
-        )["s"]
-        or 0
-    )
-    points = target - already
-    if points <= 0:
-        return None
-    write = ledger_debit(
-        account_id=credit.account_id,
-        kind=Kind.CASHBACK_REVERSED,
-        points=points,
-        idempotency_key=f"cashback_reversed:order:{order.pk}:upto:{target}",
+    return points_reverse_up_to(
         order=order,
-        reason=f"Order {order.pk} {order.payment_status}.",
-        rule={
-            "cashback_transaction_id": credit.pk,
-            "credited_points": credit.points,
-            "order_total": str(order.total),
-            "refunded_amount": str(order.refunded_amount),
-            "payment_status": order.payment_status,
-        },
+        credit=credit,
+        kind=Kind.CASHBACK_REVERSED,
+        target=cashback_reversal_target(credited_points=credit.points, order=order),
+        credit_name="cashback",
     )
-    logger.info("Cashback: order %s reversed %s points.", order.pk, points)
-    return write.transaction
 
 
 @transaction.atomic

@@ -200,31 +200,40 @@ def reverse_loyalty_points(*, order: Order) -> LoyaltyTransaction | None:
         order=order,
         refunded_at_award=Decimal((earned.rule or {}).get("refunded_amount") or "0"),
     )
+    return points_reverse_up_to(
+        order=order, credit=earned, kind=Kind.REVERSED, target=target, credit_name="earned"
+    )
+
+
+def points_reverse_up_to(
+    *, order: Order, credit: LoyaltyTransaction, kind: str, target: int, credit_name: str
+) -> LoyaltyTransaction | None:
+    """Take back from the order's `credit` (its earned points or its cashback) up to `target`
+    points in all, counting what `kind` rows already took: cumulative, so a duplicate call
+    takes nothing, keyed by the target reached. Call it under the order's lock."""
     already = -(
-        LoyaltyTransaction.objects.filter(order=order, kind=Kind.REVERSED).aggregate(
-            s=Sum("points")
-        )["s"]
+        LoyaltyTransaction.objects.filter(order=order, kind=kind).aggregate(s=Sum("points"))["s"]
         or 0
     )
     points = target - already
     if points <= 0:
         return None
     write = ledger_debit(
-        account_id=earned.account_id,
-        kind=Kind.REVERSED,
+        account_id=credit.account_id,
+        kind=kind,
         points=points,
-        idempotency_key=f"reversed:order:{order.pk}:upto:{target}",
+        idempotency_key=f"{kind}:order:{order.pk}:upto:{target}",
         order=order,
         reason=f"Order {order.pk} {order.payment_status}.",
         rule={
-            "earned_transaction_id": earned.pk,
-            "earned_points": earned.points,
+            f"{credit_name}_transaction_id": credit.pk,
+            f"{credit_name}_points": credit.points,
             "order_total": str(order.total),
             "refunded_amount": str(order.refunded_amount),
             "payment_status": order.payment_status,
         },
     )
-    logger.info("Loyalty: order %s reversed %s points.", order.pk, points)
+    logger.info("Loyalty: order %s: %s %s points.", order.pk, kind, points)
     return write.transaction
 
 
