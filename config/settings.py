@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "marketing",
     "rules",
     "wallets",
+    "rewards",
 ]
 
 MIDDLEWARE = [

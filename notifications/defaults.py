@@ -117,6 +117,23 @@ DEFAULT_TEMPLATES: dict[str, DefaultTemplate] = {
             "points are back in your account."
         ),
     ),
+    # rewards.services.reward_issue: reward_id, name, kind, code, valid_until, points, amount.
+    "loyalty.reward.issued": DefaultTemplate(
+        subject="A reward for you: {{ name }}",
+        email_body=(
+            f"{GREETING}\n\n"
+            "You have a new reward at {{ brand.name }}: {{ name }}."
+            "{% if code %}\n\nUse the code {{ code }} with your next order"
+            "{% if valid_until %}, by {{ valid_until|slice:':10' }}{% endif %}.{% endif %}"
+            "{% if points %}\n\n{{ points }} points are in your account.{% endif %}\n\n"
+            f"{SIGNATURE}"
+        ),
+        inbox_body=(
+            "A reward for you: {{ name }}.{% if code %} Your code is {{ code }}"
+            "{% if valid_until %}, valid until {{ valid_until|slice:':10' }}{% endif %}."
+            "{% endif %}"
+        ),
+    ),
     "rules.vip_welcome": DefaultTemplate(
         # A global rule (the VIP example is one) notifies without a brand.
         subject=("Welcome to {% if brand %}the {{ brand.name }}{% else %}our{% endif %} VIP club"),

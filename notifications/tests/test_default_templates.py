@@ -3,6 +3,7 @@ render the payload each call site really sends, installed without overwriting ed
 
 import ast
 from datetime import timedelta
+from decimal import Decimal
 from io import StringIO
 from pathlib import Path
 
@@ -30,6 +31,7 @@ from notifications.rendering import compile_template
 from notifications.services import template_context
 from orders.models import Order
 from orders.services.payment import order_set_payment_status
+from rewards.services import RewardSpec, reward_issue
 from rules.models import Event
 from rules.tests.factories import committed, make_rule, vip_label
 
@@ -150,6 +152,13 @@ def test_default_templates_render_the_payloads_the_code_really_sends(a):
         request, _ = redemption_request(customer=a.customer, brand=a.brand, item_id=scarf.pk)
         extra = {"reason": "It is out of season."} if decide is redemption_reject else {}
         decide(request_id=request.pk, actor=a.staff, **extra)
+    reward_issue(  # reward issued
+        customer=a.customer,
+        brand=a.brand,
+        spec=RewardSpec(name="Coffee on us", kind="discount_amount", amount=Decimal("3.00")),
+        idempotency_key="templates:reward",
+        source="staff",
+    )
 
     notifications = {}
     for notification in Notification.objects.filter(customer=a.customer).order_by("pk"):
@@ -183,6 +192,8 @@ def test_default_templates_render_the_payloads_the_code_really_sends(a):
     expiring = notifications["loyalty.points.expiring"]
     assert expiring.payload["expires_at"][:10] in expiring.inbox_message.subject
     assert "Early bird" in notifications["loyalty.badge.awarded"].inbox_message.subject
+    reward = notifications["loyalty.reward.issued"]
+    assert reward.payload["code"] in reward.inbox_message.body
     assert notifications["rules.vip_welcome"].payload["rule"] == "VIP welcome"
     rejected = notifications["loyalty.redemption.rejected"].inbox_message.body
     assert "Scarf was not approved: It is out of season." in rejected
