@@ -8,6 +8,8 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from core.tests.api_world import build_tenant, token_client
 from orders.models import Order
@@ -381,3 +383,48 @@ def test_one_code_in_twenty_concurrent_orders_discounts_exactly_one():
     _, created = place(a, [reward.code], key="order-0")
     assert not created
     assert CustomerReward.objects.get(pk=reward.pk).order_id == winner.pk
+
+
+# --- properties ------------------------------------------------------------------------------
+
+offers_strategy = st.lists(
+    st.one_of(
+        st.builds(
+            lambda amount, minimum: (
+                "discount_amount",
+                {"amount": amount, "minimum_order": minimum},
+            ),
+            st.integers(1, 50_000),
+            st.none() | st.integers(0, 50_000),
+        ),
+        st.builds(lambda bp: ("discount_percentage", {"basis_points": bp}), st.integers(1, 10_000)),
+        st.builds(lambda product: ("free_product", {"product_id": product}), st.integers(1, 6)),
+    ),
+    max_size=4,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    prices=st.lists(st.tuples(st.integers(0, 20_000), st.integers(1, 5)), min_size=1, max_size=5),
+    specs=offers_strategy,
+)
+def test_reward_codes_never_exceed_the_basket_and_allocations_add_up(prices, specs):
+    lines = [line(index + 1, price, quantity) for index, (price, quantity) in enumerate(prices)]
+    offers = [offer(index + 1, kind, **fields) for index, (kind, fields) in enumerate(specs)]
+
+    basket = priced(lines, *offers)
+
+    assert 0 <= basket.total <= basket.subtotal
+    assert all(0 <= p.discount <= p.subtotal for p in basket.lines)
+    for result in basket.reward_results:
+        allocated = sum(
+            a["amount"]
+            for p in basket.lines
+            for a in p.allocations
+            if a.get("reward_id") == result["reward_id"]
+        )
+        assert allocated == result["amount"] >= 0
+        assert result["applied"] == (result["amount"] > 0)
+        assert bool(result["reason"]) != result["applied"]
+    assert basket.reward_discount_total == basket.discount_total
