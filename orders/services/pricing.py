@@ -420,7 +420,6 @@ def _apply_reward_codes(basket: PricedBasket, context: PricingContext) -> None:
     """The last stage: the customer's reward codes, in the order they were issued (see the
     module docstring for the rules)."""
     before = basket.total
-    offers = {offer.code: offer for offer in context.rewards}
     results = {}
     for offer in sorted(context.rewards, key=lambda offer: offer.reward_id):
         if offer.code not in context.reward_codes:
@@ -436,8 +435,9 @@ def _apply_reward_codes(basket: PricedBasket, context: PricingContext) -> None:
                 priced.discount += part
                 priced.allocations.append({"reward_id": offer.reward_id, "amount": part})
         results[offer.code] = _reward_result(offer, offer.code, amount, reason)
+    # A code entered that is none of the customer's usable rewards: one reason for all.
     not_usable = REWARD_NOT_USABLE if context.customer_id is not None else REWARD_NEEDS_CUSTOMER
     basket.reward_results = [
-        results.get(code) or _reward_result(offers.get(code), code, reason=not_usable)
+        results.get(code) or _reward_result(None, code, reason=not_usable)
         for code in context.reward_codes
     ]
