@@ -35,6 +35,7 @@ from loyalty_management.models import (
     CustomerBadge,
     LoyaltyProgram,
     LoyaltyTransaction,
+    RedemptionItem,
     Tier,
 )
 from loyalty_management.services.badges import (
@@ -42,6 +43,7 @@ from loyalty_management.services.badges import (
     badge_definition_save,
     customer_badges_evaluate,
 )
+from loyalty_management.services.catalogue import redemption_item_save
 from marketing.cashback import cashback_credit
 from marketing.services import EARNING_STATUSES, award_loyalty_points
 from notifications.defaults import default_templates_install
@@ -721,6 +723,27 @@ def _seed_wallets(brands: dict[str, Brand], result: DemoResult) -> None:
             result.created["wallet credits"] += write.created
 
 
+def _seed_reward_codes_catalogue(brands: dict[str, Brand], result: DemoResult) -> None:
+    """One points catalogue item per brand that gives a discount code: 5.00 off the next order
+    for 200 points, valid 30 days (once: an item of that name is left as it is)."""
+    name = "5.00 off your next order"
+    for brand in brands.values():
+        if RedemptionItem.objects.filter(brand=brand, name=name).exists():
+            continue
+        redemption_item_save(
+            brand=brand,
+            data={
+                "name": name,
+                "description": "A single-use code for 5.00 off one order, valid 30 days.",
+                "points_cost": 200,
+                "kind": RedemptionItem.Kind.DISCOUNT_AMOUNT,
+                "discount_amount": Decimal("5.00"),
+                "code_valid_days": 30,
+            },
+        )
+        result.created["reward code catalogue items"] += 1
+
+
 def _slug(name: str) -> str:
     return name.lower().replace(" ", "-")
 
@@ -764,5 +787,6 @@ def demo_seed(
         _seed_loyalty_points()
         _seed_badges(brands, get_user_model().objects.filter(username="admin").first(), result)
         _seed_wallets(brands, result)
+        _seed_reward_codes_catalogue(brands, result)
     result.created.update(_loyalty_counts() - loyalty_before)
     return result

@@ -42,6 +42,7 @@ from loyalty_management.services.badges import (
     badge_definition_check,
     badge_definition_save,
 )
+from loyalty_management.services.catalogue import CODE_KINDS, KIND_FIELDS, KIND_VALUE_FIELDS
 from loyalty_management.services.ledger import (
     MAX_ADJUSTMENT,
     account_adjust,
@@ -528,6 +529,10 @@ class RedemptionItemForm(forms.ModelForm):
             "points_cost",
             "kind",
             "wallet_amount",
+            "discount_amount",
+            "discount_percentage",
+            "product",
+            "code_valid_days",
             "stock",
             "limit_per_customer",
             "limit_per_period",
@@ -547,11 +552,22 @@ class RedemptionItemForm(forms.ModelForm):
             self.add_error("category", "Pick a category of this brand's catalogue.")
         if brand is not None and tier is not None and tier.program.brand_id != brand.pk:
             self.add_error("minimum_tier", "Pick a tier of this brand's loyalty programme.")
-        if kind == RedemptionItem.Kind.PHYSICAL:
-            cleaned["wallet_amount"] = None
-            self.instance.wallet_amount = None
-        elif kind == RedemptionItem.Kind.WALLET_CREDIT and not cleaned.get("wallet_amount"):
-            self.add_error("wallet_amount", "Give the amount credited to the wallet.")
+        product = cleaned.get("product")
+        if brand is not None and product is not None and product.brand_id != brand.pk:
+            self.add_error("product", "Pick a product of this brand.")
+        own = KIND_FIELDS.get(kind)
+        for field in KIND_VALUE_FIELDS:
+            if own is None or field != own[0]:
+                cleaned[field] = None
+                setattr(self.instance, field, None)
+        if own is not None and not cleaned.get(own[0]) and own[0] not in self.errors:
+            self.add_error(own[0], own[1])
+        if kind in CODE_KINDS:
+            if not cleaned.get("code_valid_days") and "code_valid_days" not in self.errors:
+                self.add_error("code_valid_days", "Give the days the code stays valid.")
+        else:
+            cleaned["code_valid_days"] = None
+            self.instance.code_valid_days = None
         return cleaned
 
 
@@ -566,15 +582,25 @@ class RedemptionItemAdmin(BrandScopedAdminMixin, admin.ModelAdmin):
     list_filter = ["is_active", "kind", ("brand", admin.RelatedOnlyFieldListFilter)]
     list_select_related = ["brand", "category"]
     search_fields = ["name", "description"]
-    autocomplete_fields = ["category"]
+    autocomplete_fields = ["category", "product"]
     fieldsets = [
         (None, {"fields": ["brand", "category", "name", "description", "image_url"]}),
         (
             "What it costs and gives",
             {
-                "fields": ["points_cost", "kind", "wallet_amount"],
-                "description": "Wallet credit needs the amount; a physical item is sent by "
-                "hand once approved.",
+                "fields": [
+                    "points_cost",
+                    "kind",
+                    "wallet_amount",
+                    "discount_amount",
+                    "discount_percentage",
+                    "product",
+                    "code_valid_days",
+                ],
+                "description": "Wallet credit needs the amount; a discount code its amount, a "
+                "percentage code its percentage, a free product code its product, and every "
+                "code the days it stays valid (the customer gets a single-use code on approval)."
+                " A physical item is sent by hand once approved.",
             },
         ),
         (
@@ -634,6 +660,7 @@ class RedemptionRequestAdmin(BrandScopedAdminMixin, admin.ModelAdmin):
         "fulfilment_status",
         "fulfilment_note",
         "fulfilled_at",
+        "reward",
     ]
     readonly_fields = fields
     actions = ["approve", "reject", "mark_sent"]

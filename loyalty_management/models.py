@@ -598,6 +598,25 @@ class RedemptionCategory(TimeStampedModel):
         return self.name
 
 
+# What an item that gives no code leaves empty, and what a code item leaves empty besides its
+# own field (`_code_fields(field)`); every code item has its days of validity.
+_NO_CODE = {
+    "discount_amount__isnull": True,
+    "discount_percentage__isnull": True,
+    "product__isnull": True,
+    "code_valid_days__isnull": True,
+}
+
+
+def _code_fields(own: str) -> dict:
+    return {
+        **{key: True for key in _NO_CODE if not key.startswith(own + "__")},
+        "wallet_amount__isnull": True,
+        "code_valid_days__isnull": False,
+        "code_valid_days__gt": 0,
+    }
+
+
 class RedemptionItem(TimeStampedModel):
     """Something a customer can spend points on. Stock moves only by conditional updates in
     `loyalty_management.services.redemptions` (reserved on request, given back on release)."""
@@ -605,6 +624,9 @@ class RedemptionItem(TimeStampedModel):
     class Kind(models.TextChoices):
         WALLET_CREDIT = "wallet_credit", "Wallet credit"
         PHYSICAL = "physical", "A physical item fulfilled by hand"
+        DISCOUNT_AMOUNT = "discount_amount", "A discount code of an amount"
+        DISCOUNT_PERCENTAGE = "discount_percentage", "A discount code of a percentage"
+        FREE_PRODUCT = "free_product", "A code for one product free"
 
     brand = models.ForeignKey(
         "brands.Brand", on_delete=models.PROTECT, related_name="redemption_items"
@@ -620,9 +642,30 @@ class RedemptionItem(TimeStampedModel):
     description = models.TextField(blank=True)
     image_url = models.URLField(blank=True, help_text="Optional picture shown in the catalogue.")
     points_cost = models.PositiveIntegerField(help_text="Points a customer spends on one.")
-    kind = models.CharField(max_length=16, choices=Kind.choices)
+    kind = models.CharField(max_length=20, choices=Kind.choices)
     wallet_amount = MoneyField(
         null=True, blank=True, help_text="Amount credited to the wallet (kind: wallet credit)."
+    )
+    discount_amount = MoneyField(
+        null=True, blank=True, help_text="What the code takes off an order (kind: discount code)."
+    )
+    discount_percentage = models.DecimalField(
+        max_digits=5,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="Percentage the code takes off an order (kind: percentage code).",
+    )
+    product = models.ForeignKey(
+        "catalog.Product",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The product one unit of which the code makes free (kind: free product).",
+    )
+    code_valid_days = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Days the code stays valid once issued (codes only)."
     )
     stock = models.PositiveIntegerField(
         null=True, blank=True, help_text="Units left; empty means unlimited."
@@ -665,11 +708,26 @@ class RedemptionItem(TimeStampedModel):
                 violation_error_message="An item costs at least 1 point.",
             ),
             models.CheckConstraint(
-                condition=Q(kind="wallet_credit", wallet_amount__gt=0)
-                | Q(kind="physical", wallet_amount__isnull=True),
-                name="loyalty_redemption_item_amount_matches_kind",
+                condition=Q(kind="wallet_credit", wallet_amount__gt=0, **_NO_CODE)
+                | Q(kind="physical", wallet_amount__isnull=True, **_NO_CODE)
+                | Q(
+                    kind="discount_amount",
+                    discount_amount__gt=0,
+                    **_code_fields("discount_amount"),
+                )
+                | Q(
+                    kind="discount_percentage",
+                    discount_percentage__gt=0,
+                    discount_percentage__lte=100,
+                    **_code_fields("discount_percentage"),
+                )
+                | Q(kind="free_product", product__isnull=False, **_code_fields("product")),
+                name="loyalty_redemption_item_fields_match_kind",
                 violation_error_message=(
-                    "Wallet credit needs an amount above 0; a physical item has no amount."
+                    "Wallet credit needs an amount above 0. A discount code needs its amount, a "
+                    "percentage code a percentage between 0 and 100, a free product code its "
+                    "product, and every code the days it stays valid. A physical item has none "
+                    "of these."
                 ),
             ),
             models.CheckConstraint(
@@ -747,6 +805,14 @@ class RedemptionRequest(TimeStampedModel):
         null=True,
         blank=True,
         related_name="+",
+    )
+    reward = models.OneToOneField(
+        "rewards.CustomerReward",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="redemption",
+        help_text="The code issued for a discount or free product item.",
     )
     reason = models.CharField(max_length=255, blank=True, help_text="Why it was rejected.")
     decided_by = models.ForeignKey(

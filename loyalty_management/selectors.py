@@ -370,12 +370,12 @@ def redemption_requests_for_customer(
     *, customer: Customer, brand_id: int
 ) -> QuerySet[RedemptionRequest]:
     return RedemptionRequest.objects.filter(customer=customer, brand_id=brand_id).select_related(
-        "item"
+        "item", "reward"
     )
 
 
 def redemption_requests_for_staff(*, user) -> QuerySet[RedemptionRequest]:
-    queryset = RedemptionRequest.objects.select_related("item", "customer", "brand")
+    queryset = RedemptionRequest.objects.select_related("item", "customer", "brand", "reward")
     return scope_to_user_brands(queryset, user, "brand")
 
 

@@ -79,6 +79,12 @@ class Order(TimeStampedModel):
         help_text='Which rule gave what: [{"rule_id", "name", "description", "percentage", '
         '"amount"}].',
     )
+    reward_codes = models.JSONField(
+        default=list,
+        blank=True,
+        help_text='Each reward code entered: [{"code", "reward_id", "name", "kind", "applied", '
+        '"amount", "reason"}]; the applied ones are part of `discount_total`.',
+    )
     engine_version = models.CharField(max_length=16, blank=True)
     bundle_hash = models.CharField(
         max_length=64, blank=True, help_text="The promotions bundle the order was priced with."
@@ -133,16 +139,20 @@ class Order(TimeStampedModel):
 
     def calculate_total(self) -> "OrderTotals":
         """The order's totals derived from its lines' prices, the promotion allocations of its
-        lines and the rule discount (`discount_amount`). Placement stores exactly these; they
-        are recomputed here to audit an order."""
-        subtotal = promotions = Decimal("0.00")
+        lines, the rule discount (`discount_amount`) and the reward codes' allocations of its
+        lines. Placement stores exactly these; they are recomputed here to audit an order."""
+        subtotal = promotions = rewards = Decimal("0.00")
         for line in self.lines.all():
             subtotal += line.subtotal
             promotions += sum(
                 (Decimal(a["amount"]) for a in line.allocations if "promotion_id" in a),
                 Decimal("0.00"),
             )
-        discount = promotions + self.discount_amount
+            rewards += sum(
+                (Decimal(a["amount"]) for a in line.allocations if "reward_id" in a),
+                Decimal("0.00"),
+            )
+        discount = promotions + self.discount_amount + rewards
         return OrderTotals(
             subtotal=subtotal,
             promotion_discount=promotions,

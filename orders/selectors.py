@@ -5,11 +5,14 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from brands.models import Brand, Store
+from core.money import to_minor
 from customers.models import Customer
 from labels.models import CustomerLabel
 from orders.models import Order
-from orders.services.pricing import PricingContext
+from orders.services.pricing import PricingContext, RewardOffer
 from promotions.selectors import customer_promotion_uses, promotion_usage_remaining
+from promotions.services.calculator import normalise_code
+from rewards.selectors import customer_usable_rewards, reward_code_shaped
 from rules.selectors import CompiledRule, customer_facts
 
 PS = Order.PaymentStatus
@@ -34,7 +37,8 @@ def pricing_context_build(
 ) -> PricingContext:
     """The pricing context of a basket: three queries when there is a customer, none without;
     with `rules` testing the customer's order count, spend or tier, two more (whatever the
-    number of rules and conditions)."""
+    number of rules and conditions); with codes of the reward form and a customer, one more
+    (the customer's usable rewards among them)."""
     label_ids: tuple[int, ...] = ()
     usage: dict[int, int] = {}
     is_new = False
@@ -57,6 +61,18 @@ def pricing_context_build(
             label_ids=label_ids,
             with_stats=any(rule.needs_customer_stats for rule in rules),
         )
+    codes = tuple(codes)
+    reward_codes = tuple(
+        dict.fromkeys(c for c in map(normalise_code, codes) if reward_code_shaped(c))
+    )
+    rewards: tuple[RewardOffer, ...] = ()
+    if customer is not None and reward_codes:
+        rewards = tuple(
+            _reward_offer(row, brand.currency)
+            for row in customer_usable_rewards(
+                customer_id=customer.pk, brand_id=brand.pk, codes=reward_codes, at=at
+            )
+        )
     return PricingContext(
         brand_id=brand.pk,
         currency=brand.currency,
@@ -70,8 +86,26 @@ def pricing_context_build(
         customer_label_ids=label_ids,
         is_new_customer=is_new,
         payment_method=payment_method,
-        codes=tuple(codes),
+        codes=codes,
         customer_usage=usage,
+        rewards=rewards,
+        reward_codes=reward_codes,
+    )
+
+
+def _reward_offer(row: dict, currency: str) -> RewardOffer:
+    def minor(amount):
+        return None if amount is None else to_minor(amount, currency)
+
+    return RewardOffer(
+        reward_id=row["pk"],
+        code=row["code"],
+        name=row["name"],
+        kind=row["kind"],
+        amount=minor(row["amount"]),
+        basis_points=None if row["percentage"] is None else int(row["percentage"] * 100),
+        product_id=row["product_id"],
+        minimum_order=minor(row["minimum_order"]),
     )
 
 

@@ -231,6 +231,13 @@ def _priced(request: HttpRequest, basket: SessionBasket, shopper: Shopper) -> di
     return None
 
 
+def _code_entries(codes: list[str], priced: dict | None) -> list[dict]:
+    """Each code in the basket with what the pricing said of it when it is a reward code:
+    applied (with its amount), or not with the reason."""
+    rewards = {entry["code"]: entry for entry in (priced or {}).get("rewards", [])}
+    return [{"code": code, "reward": rewards.get(code)} for code in codes]
+
+
 def _percent_text(basis_points) -> str:
     return format(Decimal(basis_points) / Decimal(100), "f")
 
@@ -328,6 +335,8 @@ def _render(
         "currency": currency,
         "lines": lines,
         "rule_discounts": (priced or {}).get("rule_discounts", []),
+        "reward_discounts": [r for r in (priced or {}).get("rewards", []) if r["applied"]],
+        "code_entries": _code_entries(basket.codes, priced),
         "suggestions": _suggestions(priced, brand) if priced else [],
         "has_discount": _is_positive((priced or {}).get("discount_total")),
         "has_cashback": _is_positive((priced or {}).get("cashback_total")),

@@ -5,6 +5,11 @@ and changes nothing; two concurrent issues with one key make one reward: the uni
 and the loser reads the winner's row). Points are credited on the ledger (`bonus`) and wallet
 credit to the brand's wallet in the same transaction, both keyed by the reward, so the reward
 and what it gave commit together. A discount or free product gets a random single-use code.
+
+A code is used by one order exactly once: `reward_use` is a conditional update (`active` →
+`used`) inside the order's transaction, so of concurrent orders only one gets it. Cancelling an
+order before it is paid gives its codes back (`rewards_release_for_order`); a refund after
+payment does not.
 """
 
 import secrets
@@ -13,6 +18,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from brands.models import Brand
@@ -23,13 +29,10 @@ from loyalty_management.selectors import program_for_brand
 from loyalty_management.services.ledger import account_get_or_create, ledger_credit
 from notifications.services import NotificationService
 from rewards.models import CODE_KINDS, CustomerReward, RewardKind, RewardTemplate
+from rewards.selectors import CODE_ALPHABET, CODE_LENGTH, CODE_PREFIX
 from wallets.services import wallet_credit
 
 ISSUED_EVENT = "loyalty.reward.issued"
-# Codes avoid the characters people confuse (0/O, 1/I/L).
-CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
-CODE_LENGTH = 10
-CODE_PREFIX = "RW"
 
 
 @dataclass(frozen=True)
@@ -157,3 +160,39 @@ def reward_issue(
         brand=brand,
     )
     return reward, True
+
+
+def reward_use(
+    *, reward_id: int, customer_id: int, order_id: int, discount: Decimal, now: datetime
+) -> bool:
+    """Mark the customer's active, unexpired reward used by the order, with what it took off,
+    by a conditional update: True when this call used it, False when it was no longer active
+    (a concurrent order used it first). Runs inside the order's transaction."""
+    return bool(
+        CustomerReward.objects.filter(
+            Q(valid_until__isnull=True) | Q(valid_until__gt=now),
+            pk=reward_id,
+            customer_id=customer_id,
+            status=CustomerReward.Status.ACTIVE,
+        ).update(
+            status=CustomerReward.Status.USED,
+            order_id=order_id,
+            used_at=now,
+            discount=discount,
+            updated_at=now,
+        )
+    )
+
+
+def rewards_release_for_order(*, order_id: int, now: datetime | None = None) -> int:
+    """Give back the codes an order used, when it is cancelled before payment: a code still
+    within its validity is active again; one past it is expired. Returns how many came back
+    active. Running it twice changes nothing (only `used` rewards of the order move)."""
+    now = now or timezone.now()
+    used = CustomerReward.objects.filter(order_id=order_id, status=CustomerReward.Status.USED)
+    cleared = {"order": None, "used_at": None, "discount": None, "updated_at": now}
+    active = used.filter(Q(valid_until__isnull=True) | Q(valid_until__gt=now)).update(
+        status=CustomerReward.Status.ACTIVE, **cleared
+    )
+    used.update(status=CustomerReward.Status.EXPIRED, **cleared)
+    return active

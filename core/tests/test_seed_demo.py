@@ -2,6 +2,7 @@
 
 import re
 from datetime import timedelta
+from decimal import Decimal
 from io import StringIO
 
 import pytest
@@ -24,6 +25,7 @@ from loyalty_management.models import (
     LoyaltyLot,
     LoyaltyProgram,
     LoyaltyTransaction,
+    RedemptionItem,
     Tier,
 )
 from notifications.defaults import DEFAULT_TEMPLATES
@@ -66,6 +68,7 @@ MODELS = [
     CustomerBadge,
     Wallet,
     WalletTransaction,
+    RedemptionItem,
     NotificationTemplate,
     Notification,
     InboxMessage,
@@ -256,6 +259,13 @@ def test_the_demo_notifies_with_the_default_templates_and_shows_loyalty_at_work(
             and Wallet.objects.filter(customer=customer, brand=brand, balance__gt=0).exists()
         ]
         assert showcase
+        # The catalogue offers a discount code for points.
+        code_item = RedemptionItem.objects.get(brand=brand, kind="discount_amount")
+        assert (code_item.name, code_item.points_cost, code_item.discount_amount) == (
+            "5.00 off your next order",
+            200,
+            Decimal("5.00"),
+        )
     for account in LoyaltyAccount.objects.all():
         ledger = LoyaltyTransaction.objects.filter(account=account)
         assert account.available_points + account.pending_points == sum(

@@ -245,6 +245,18 @@ class CatalogueEntryOutputSerializer(serializers.Serializer):
     wallet_amount = serializers.DecimalField(
         source="item.wallet_amount", max_digits=14, decimal_places=2, allow_null=True
     )
+    discount_amount = serializers.DecimalField(
+        source="item.discount_amount", max_digits=14, decimal_places=2, allow_null=True
+    )
+    discount_percentage = serializers.DecimalField(
+        source="item.discount_percentage", max_digits=5, decimal_places=2, allow_null=True
+    )
+    product = serializers.IntegerField(
+        source="item.product_id", allow_null=True, help_text="The product a code makes free."
+    )
+    code_valid_days = serializers.IntegerField(
+        source="item.code_valid_days", allow_null=True, help_text="Days a code stays valid."
+    )
     stock = serializers.IntegerField(
         source="item.stock", allow_null=True, help_text="Null: unlimited."
     )
@@ -276,6 +288,21 @@ class RedemptionCreateInputSerializer(serializers.Serializer):
 class RedemptionOutputSerializer(serializers.ModelSerializer):
     item_name = serializers.CharField(source="item.name")
     item_kind = serializers.CharField(source="item.kind")
+    code = serializers.CharField(
+        source="reward.code",
+        allow_null=True,
+        default=None,
+        help_text="The code to enter on an order (discount and free product items).",
+    )
+    code_valid_until = serializers.DateTimeField(
+        source="reward.valid_until", allow_null=True, default=None
+    )
+    code_status = serializers.CharField(
+        source="reward.status",
+        allow_null=True,
+        default=None,
+        help_text="active, used, expired or cancelled.",
+    )
 
     class Meta:
         model = RedemptionRequest
@@ -286,6 +313,9 @@ class RedemptionOutputSerializer(serializers.ModelSerializer):
             "item_kind",
             "points",
             "status",
+            "code",
+            "code_valid_until",
+            "code_status",
             "reason",
             "fulfilment_status",
             "fulfilment_note",
@@ -366,6 +396,39 @@ class RedemptionItemInputSerializer(serializers.Serializer):
         allow_null=True,
         min_value=Decimal("0.01"),
         max_value=Decimal("100000.00"),
+        help_text="Kind wallet_credit: the amount credited to the wallet.",
+    )
+    discount_amount = serializers.DecimalField(
+        max_digits=14,
+        decimal_places=2,
+        required=False,
+        allow_null=True,
+        min_value=Decimal("0.01"),
+        max_value=Decimal("100000.00"),
+        help_text="Kind discount_amount: what the code takes off an order.",
+    )
+    discount_percentage = serializers.DecimalField(
+        max_digits=5,
+        decimal_places=2,
+        required=False,
+        allow_null=True,
+        min_value=Decimal("0.01"),
+        max_value=Decimal("100.00"),
+        help_text="Kind discount_percentage: the percentage the code takes off an order.",
+    )
+    product = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        min_value=1,
+        max_value=2**63 - 1,
+        help_text="Kind free_product: the id of the product of the brand the code makes free.",
+    )
+    code_valid_days = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        min_value=1,
+        max_value=3660,
+        help_text="Codes: the days a code stays valid once issued.",
     )
     stock = serializers.IntegerField(
         required=False, allow_null=True, min_value=0, max_value=1_000_000_000
@@ -407,6 +470,10 @@ class RedemptionItemOutputSerializer(serializers.ModelSerializer):
             "points_cost",
             "kind",
             "wallet_amount",
+            "discount_amount",
+            "discount_percentage",
+            "product",
+            "code_valid_days",
             "stock",
             "limit_per_customer",
             "limit_per_period",

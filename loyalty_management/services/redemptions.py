@@ -2,8 +2,9 @@
 
 `redemption_request` locks the customer's account, checks the item is within reach, reserves a
 unit of stock with a conditional update (`stock > 0`) and holds the points on the ledger
-(`held`). Approval keeps the points and fulfils wallet credit at once (a physical item waits for
-staff to send it); rejection, cancellation and expiry give the points back (`released`) and the
+(`held`). Approval keeps the points and fulfils wallet credit and codes (a discount, a percentage
+or a product free, issued as the customer's reward) at once (a physical item waits for staff to
+send it); rejection, cancellation and expiry give the points back (`released`) and the
 unit back to stock. Locks are taken request, account, item, in that order everywhere, and every
 step checks the request's status under its row lock, so a duplicate call changes nothing.
 """
@@ -27,12 +28,15 @@ from loyalty_management.selectors import (
     redemption_refusal,
     redemptions_used,
 )
+from loyalty_management.services.catalogue import CODE_KINDS
 from loyalty_management.services.ledger import (
     account_get_or_create,
     ledger_hold,
     ledger_hold_release,
 )
 from notifications.services import NotificationService
+from rewards.models import CustomerReward
+from rewards.services import RewardSpec, reward_issue
 from wallets.services import wallet_credit
 
 logger = logging.getLogger(__name__)
@@ -155,7 +159,8 @@ def _not_pending(request: RedemptionRequest) -> ConflictError:
 
 def _approve(request: RedemptionRequest, *, actor, now: datetime) -> None:
     """Approve a locked, requested request: the held points are spent, wallet credit is
-    credited at once (the request is then fulfilled), a physical item waits to be sent."""
+    credited at once and a discount or free product code issued at once (`reward_issue`, keyed
+    by the request; the request is then fulfilled), a physical item waits to be sent."""
     request.status = Status.APPROVED
     request.decided_by = actor
     request.decided_at = now
@@ -170,6 +175,25 @@ def _approve(request: RedemptionRequest, *, actor, now: datetime) -> None:
         ).transaction
         request.status = Status.FULFILLED
         request.fulfilled_at = now
+    elif item.kind in CODE_KINDS:
+        request.reward, _ = reward_issue(
+            customer=request.customer,
+            brand=request.brand,
+            spec=RewardSpec(
+                name=item.name,
+                kind=item.kind,
+                amount=item.discount_amount,
+                percentage=item.discount_percentage,
+                product_id=item.product_id,
+                valid_days=item.code_valid_days,
+            ),
+            idempotency_key=f"redemption:{request.pk}",
+            source=CustomerReward.Source.REDEMPTION,
+            reason=f"Redeemed {request.points} points for {item.name}.",
+            now=now,
+        )
+        request.status = Status.FULFILLED
+        request.fulfilled_at = now
     else:
         request.fulfilment_status = RedemptionRequest.Fulfilment.TO_SEND
     request.save(
@@ -178,6 +202,7 @@ def _approve(request: RedemptionRequest, *, actor, now: datetime) -> None:
             "decided_by",
             "decided_at",
             "wallet_transaction",
+            "reward",
             "fulfilled_at",
             "fulfilment_status",
             "updated_at",

@@ -90,11 +90,27 @@ class PaymentStatusInputSerializer(serializers.Serializer):
 
 
 class AllocationSerializer(serializers.Serializer):
-    """A part of a line's discount: from a promotion (`promotion_id`) or a rule (`rule_id`)."""
+    """A part of a line's discount: from a promotion (`promotion_id`), a rule (`rule_id`) or a
+    reward code (`reward_id`)."""
 
     promotion_id = serializers.IntegerField(required=False)
     rule_id = serializers.IntegerField(required=False)
+    reward_id = serializers.IntegerField(required=False)
     amount = serializers.DecimalField(max_digits=14, decimal_places=2)
+
+
+class RewardCodeSerializer(serializers.Serializer):
+    """A reward code entered: applied with its amount, or not with a plain reason."""
+
+    code = serializers.CharField()
+    reward_id = serializers.IntegerField(
+        allow_null=True, help_text="Empty for a code that is not one of the customer's."
+    )
+    name = serializers.CharField(allow_blank=True)
+    kind = serializers.CharField(allow_blank=True)
+    applied = serializers.BooleanField()
+    amount = serializers.DecimalField(max_digits=14, decimal_places=2, allow_null=True)
+    reason = serializers.CharField(allow_blank=True)
 
 
 class RuleDiscountSerializer(serializers.Serializer):
@@ -204,11 +220,13 @@ class OrderDetailOutputSerializer(OrderOutputSerializer):
             "lines",
             "applied_promotions",
             "rule_discounts",
+            "reward_codes",
             "cashback_points",
         ]
         read_only_fields = fields
 
     rule_discounts = RuleDiscountSerializer(many=True, read_only=True)
+    reward_codes = RewardCodeSerializer(many=True, read_only=True)
 
     @extend_schema_field(CashbackPointsSerializer)
     def get_cashback_points(self, order: Order) -> dict:
@@ -248,12 +266,16 @@ class QuoteOutputSerializer(serializers.Serializer):
     discount_total = serializers.DecimalField(**MONEY)
     promotion_discount_total = serializers.DecimalField(**MONEY)
     rule_discount_total = serializers.DecimalField(**MONEY)
+    reward_discount_total = serializers.DecimalField(**MONEY)
     total = serializers.DecimalField(**MONEY)
     cashback_total = serializers.DecimalField(**MONEY)
     lines = QuoteLineSerializer(many=True)
     promotions = QuotePromotionSerializer(many=True)
     rule_discounts = RuleDiscountSerializer(
         many=True, help_text="Rule discounts (order.created rules), after the promotions."
+    )
+    rewards = RewardCodeSerializer(
+        many=True, help_text="Reward codes entered, after the rule discounts: applied or why not."
     )
     cashback = serializers.ListField(child=serializers.DictField())
     suggestions = serializers.ListField(

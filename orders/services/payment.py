@@ -14,6 +14,11 @@ Promotion usage follows in the same transaction: paid commits the uses the order
 cancelled releases them (gives them back). A failed payment keeps them: the order may still be
 paid on a new attempt; only its cancellation frees its uses.
 
+Reward codes the order used come back when it is cancelled before it is paid (from pending or
+failed): a code still valid is active again, one past its validity expired
+(`rewards.services.rewards_release_for_order`). Cancelling or refunding a paid order does not give
+them back: the customer had the discount on a sale that happened.
+
 The wallet part of the payment follows too: refunds give the wallet its share in proportion to
 what it paid, a cancellation gives it all back (`wallets.services.order_wallet_settle`, once).
 """
@@ -26,6 +31,7 @@ from django.utils import timezone
 from core.errors import ApplicationError, NotFoundError
 from orders.models import Order, PaymentStatusChange
 from promotions.services.usage import usage_commit, usage_release
+from rewards.services import rewards_release_for_order
 from rules.models import Event
 from rules.services.events import rules_event_emit
 from wallets.services import order_wallet_settle
@@ -138,6 +144,9 @@ def order_set_payment_status(
         usage_commit(order=order)
     elif to_status == PS.CANCELLED:
         usage_release(order=order)
+        used_codes = any(entry.get("applied") for entry in order.reward_codes)
+        if used_codes and from_status in (PS.PENDING, PS.FAILED):
+            rewards_release_for_order(order_id=order.pk)
     if order.wallet_amount and to_status in (PS.CANCELLED, PS.REFUNDED, PS.PARTIALLY_REFUNDED):
         order_wallet_settle(order=order, actor=actor if getattr(actor, "pk", None) else None)
     event = RULE_EVENTS.get(to_status)

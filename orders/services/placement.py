@@ -3,7 +3,7 @@
 import hashlib
 import json
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 
@@ -23,6 +23,7 @@ from orders.selectors import pricing_context_build, promotions_with_live_limits
 from orders.services.pricing import BasketLine, PricedBasket, allocations_text, price_basket
 from promotions.selectors import brand_bundle
 from promotions.services.usage import usage_reserve
+from rewards.services import reward_use
 from rules.engine import EventContext, firings_run
 from rules.models import Event
 from rules.selectors import rules_for_event
@@ -106,10 +107,11 @@ def basket_price(
     codes: Sequence[str] = (),
     at: datetime | None = None,
     exhausted: Collection[int] = (),
+    used_rewards: Collection[int] = (),
 ) -> PricedBasket:
     """Price a basket against the brand's live promotions, as an order placed now (or `at`)
     would be. Writes nothing: quotes and order placement both go through here. The promotions
-    in `exhausted` are priced as having no use left."""
+    in `exhausted` are priced as having no use left, the rewards in `used_rewards` as used."""
     if store is not None and store.brand_id != brand.id:
         raise ApplicationError(
             "The store belongs to another brand.",
@@ -132,6 +134,11 @@ def basket_price(
         codes=codes,
         rules=rules,
     )
+    if used_rewards:
+        context = replace(
+            context,
+            rewards=tuple(r for r in context.rewards if r.reward_id not in used_rewards),
+        )
     promotions, bundle_hash = brand_bundle(brand_id=brand.id)
     promotions = promotions_with_live_limits(
         promotions=promotions, currency=brand.currency, exhausted=exhausted
@@ -170,6 +177,11 @@ def order_place(
     last attempt prices the refused promotions as exhausted. The order never gets a discount
     the limits did not allow.
 
+    Reward codes are consumed exactly once: each reward the order applies is marked used by a
+    conditional update in the order's transaction (`rewards.services.reward_use`); when a
+    concurrent order used it first, the order is priced again without it. A replay of the
+    idempotency key consumes nothing.
+
     With a `wallet_amount`, the customer's wallet at the brand pays up to that amount (never
     more than the order total), debited in the order's transaction; the order stores the split
     (`wallet_amount`, and `amount_due` left to pay by other means). Asking for more than the
@@ -192,6 +204,7 @@ def order_place(
         if existing is not None:
             return existing, False
     refused: set[int] = set()
+    used_rewards: set[int] = set()
     for attempt in range(1, USAGE_ATTEMPTS + 1):
         priced = basket_price(
             brand=brand,
@@ -202,6 +215,7 @@ def order_place(
             payment_method=payment_method,
             codes=codes,
             exhausted=refused if attempt == USAGE_ATTEMPTS else (),
+            used_rewards=used_rewards,
         )
         try:
             with transaction.atomic():
@@ -220,12 +234,16 @@ def order_place(
                 refused_now = usage_reserve(order=order, applied=_usage_amounts(priced))
                 if refused_now:
                     raise _UsageRefused(refused_now)
+                taken = _rewards_use(order, priced)
+                if taken:
+                    raise _UsageRefused(set(), reward_ids=taken)
                 if wallet_amount:
                     wallet_pay_order(
                         order=order, requested=wallet_amount, amount=order.wallet_amount
                     )
         except _UsageRefused as error:
             refused |= error.promotion_ids
+            used_rewards |= error.reward_ids
             continue
         except IntegrityError:
             # A concurrent request with the same idempotency key won the race.
@@ -260,11 +278,29 @@ def _wallet_amount_checked(amount: Decimal | None, customer: Customer | None) ->
 
 
 class _UsageRefused(Exception):
-    """Rolls back an order whose promotion uses could not all be reserved."""
+    """Rolls back an order whose promotion uses could not all be reserved, or whose reward
+    codes a concurrent order used first."""
 
-    def __init__(self, promotion_ids: set[int]) -> None:
-        super().__init__(sorted(promotion_ids))
+    def __init__(self, promotion_ids: set[int], reward_ids: frozenset[int] = frozenset()) -> None:
+        super().__init__(sorted(promotion_ids), sorted(reward_ids))
         self.promotion_ids = promotion_ids
+        self.reward_ids = reward_ids
+
+
+def _rewards_use(order: Order, priced: PricedBasket) -> frozenset[int]:
+    """Mark each reward the order applied as used by it (one conditional update each); the
+    ids of those a concurrent order used first."""
+    taken = set()
+    for result in priced.applied_rewards:
+        if not reward_use(
+            reward_id=result["reward_id"],
+            customer_id=order.customer_id,
+            order_id=order.pk,
+            discount=priced.money(result["amount"]),
+            now=order.created_at,
+        ):
+            taken.add(result["reward_id"])
+    return frozenset(taken)
 
 
 def _usage_amounts(priced: PricedBasket) -> dict[int, Decimal]:
@@ -297,6 +333,7 @@ def _order_write(
         discount_amount=money(priced.rule_discount_total),
         discount_description=priced.discount_description[:255],
         rule_discounts=priced.rule_discounts_wire(),
+        reward_codes=priced.rewards_wire(),
         engine_version=priced.result.get("engine_version") or "",
         bundle_hash=priced.result.get("bundle_hash") or "",
         idempotency_key=key or None,

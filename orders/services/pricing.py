@@ -12,8 +12,31 @@ then split over the lines in proportion to what each line still costs, by larges
 together never exceed what remains after promotions: a total never goes below zero. The order's
 totals are derived from the lines, never typed in.
 
+Reward codes (`rewards`: a customer's single-use codes) are the last stage, after the rule
+discounts. The context holds the customer's usable rewards whose code was entered, frozen as
+`RewardOffer`s in minor units; each applies, in the order the rewards were issued, to what
+remains of the basket after the stages before it:
+
+- a discount of an amount: the amount, capped at what remains;
+- a percentage off: that percentage of what remains, rounded half up once (`percent_of`, the
+  calculator's rule);
+- one product free: the unit price of that product, capped at what remains of its (first)
+  line; not applicable when the basket lacks the product;
+- a `minimum_order` is checked against what remained before this stage (after promotions and
+  rule discounts), the same for every code of the basket;
+- a code that would take nothing off (nothing remains) is not applied.
+
+An amount or a percentage is split over the lines in proportion to what each line still costs
+by largest remainder (`split_by_weights`); a free product is allocated to its line. Line
+allocations read `{"reward_id": ..., "amount": ...}`; totals never go below zero. Every reward
+code entered is reported (`rewards` on the wire): applied with its amount, or not applied with
+a plain reason. A code of the reward form that is not one of the customer's usable rewards gets
+one reason whether it is unknown, used, expired or another customer's, so that a basket never
+tells whether someone else holds a code. Order placement consumes each applied reward exactly
+once (`orders.services.placement`).
+
 `price_basket` is pure: the caller loads the compiled promotions (`promotions.selectors`), the
-rules (`rules.selectors.rules_for_event`) and the customer facts
+rules (`rules.selectors.rules_for_event`) and the customer facts and rewards
 (`orders.selectors.pricing_context_build`, `rules.selectors.customer_facts`).
 """
 
@@ -23,7 +46,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from core.money import from_minor
-from promotions.services.calculator import calculate, split_by_weights
+from promotions.services.calculator import calculate, percent_of, split_by_weights
 from promotions.services.engine_input import EngineLine, engine_basket, engine_context
 from rules.engine import Match, RuleDiscount, discount_plan, rules_match
 from rules.selectors import CompiledRule, CustomerFacts, LineFacts, OrderFacts
@@ -38,6 +61,27 @@ class BasketLine:
     quantity: int
     unit_price: int  # minor units
     label_ids: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class RewardOffer:
+    """A customer's usable reward code, as pricing sees it (minor units, basis points)."""
+
+    reward_id: int
+    code: str
+    name: str
+    kind: str  # "discount_amount", "discount_percentage" or "free_product"
+    amount: int | None = None
+    basis_points: int | None = None
+    product_id: int | None = None
+    minimum_order: int | None = None
+
+
+# What a reward code that is not applied says, by why (plain sentences for the customer).
+REWARD_NOT_USABLE = "This code cannot be used: it is unknown, already used or expired."
+REWARD_NEEDS_CUSTOMER = "Sign in to use this reward code."
+REWARD_PRODUCT_MISSING = "The product this code makes free is not in the basket."
+REWARD_NOTHING_LEFT = "Nothing is left to discount on this order."
 
 
 @dataclass(frozen=True)
@@ -57,13 +101,18 @@ class PricingContext:
     customer_usage: Mapping[int, int] = field(default_factory=dict)
     store_code: str = ""
     customer_facts: CustomerFacts | None = None  # what rule conditions test
+    # The customer's usable rewards whose code was entered, and the entered codes of the
+    # reward form (`rewards.selectors.reward_code_shaped`), each reported on the result.
+    rewards: tuple[RewardOffer, ...] = ()
+    reward_codes: tuple[str, ...] = ()
 
 
 @dataclass
 class PricedLine:
     line: BasketLine
     discount: int = 0
-    # [{"promotion_id", "amount"}] from promotions, then [{"rule_id", "amount"}] from rules
+    # [{"promotion_id", "amount"}] from promotions, then [{"rule_id", "amount"}] from rules,
+    # then [{"reward_id", "amount"}] from reward codes
     allocations: list[dict] = field(default_factory=list)
 
     @property
@@ -83,6 +132,9 @@ class PricedBasket:
     promotion_versions: dict[int, int] = field(default_factory=dict)
     rule_discounts: list[RuleDiscount] = field(default_factory=list)
     rule_match: Match | None = None  # the order.created rules that fire, for their other actions
+    # Each reward code entered: {"code", "reward_id", "name", "kind", "applied", "amount",
+    # "reason"} (amount in minor units, 0 when not applied; reward_id None when not usable).
+    reward_results: list[dict] = field(default_factory=list)
 
     @property
     def subtotal(self) -> int:
@@ -97,8 +149,16 @@ class PricedBasket:
         return sum(discount.amount for discount in self.rule_discounts)
 
     @property
+    def reward_discount_total(self) -> int:
+        return sum(result["amount"] for result in self.reward_results)
+
+    @property
+    def applied_rewards(self) -> list[dict]:
+        return [result for result in self.reward_results if result["applied"]]
+
+    @property
     def promotion_discount_total(self) -> int:
-        return self.discount_total - self.rule_discount_total
+        return self.discount_total - self.rule_discount_total - self.reward_discount_total
 
     @property
     def discount_percentage(self) -> Decimal | None:
@@ -140,6 +200,14 @@ class PricedBasket:
             for discount in self.rule_discounts
         ]
 
+    def rewards_wire(self) -> list[dict]:
+        """Each reward code entered, applied with its amount or not with a reason (stored on
+        the order as well)."""
+        return [
+            {**result, "amount": self.text(result["amount"]) if result["applied"] else None}
+            for result in self.reward_results
+        ]
+
     def as_dict(self) -> dict:
         """The wire form: amounts as decimal strings in the basket currency."""
         text = self.text
@@ -149,6 +217,7 @@ class PricedBasket:
             "discount_total": text(self.discount_total),
             "promotion_discount_total": text(self.promotion_discount_total),
             "rule_discount_total": text(self.rule_discount_total),
+            "reward_discount_total": text(self.reward_discount_total),
             "total": text(self.total),
             "cashback_total": text(self.cashback_total),
             "lines": [
@@ -177,6 +246,7 @@ class PricedBasket:
                 for applied in self.result.get("applied", ())
             ],
             "rule_discounts": self.rule_discounts_wire(),
+            "rewards": self.rewards_wire(),
             "cashback": [
                 {**entry, "amount": text(entry["amount"])}
                 for entry in self.result.get("cashback", ())
@@ -200,7 +270,8 @@ _SUGGESTION_MONEY = {
 
 
 def allocations_text(allocations: Sequence[dict], text) -> list[dict]:
-    """Line allocations with amounts as decimal strings: `promotion_id` or `rule_id` kept."""
+    """Line allocations with amounts as decimal strings: `promotion_id`, `rule_id` or
+    `reward_id` kept."""
     return [{**allocation, "amount": text(allocation["amount"])} for allocation in allocations]
 
 
@@ -226,7 +297,7 @@ def price_basket(
     rules: Sequence[CompiledRule] = (),
 ) -> PricedBasket:
     """Price `lines` for `context` with the compiled `promotions`, then the `order.created`
-    `rules`. Pure: no I/O, no clock."""
+    `rules`, then the reward codes of the context. Pure: no I/O, no clock."""
     result = calculate(
         basket=engine_basket(
             [
@@ -269,6 +340,8 @@ def price_basket(
     )
     if rules:
         _apply_rule_discounts(basket, context, rules)
+    if context.reward_codes:
+        _apply_reward_codes(basket, context)
     return basket
 
 
@@ -311,3 +384,60 @@ def _apply_rule_discounts(
             if part:
                 priced.discount += part
                 priced.allocations.append({"rule_id": discount.rule_id, "amount": part})
+
+
+def _reward_result(offer: RewardOffer | None, code: str, amount: int = 0, reason: str = "") -> dict:
+    return {
+        "code": code,
+        "reward_id": offer and offer.reward_id,
+        "name": offer.name if offer else "",
+        "kind": offer.kind if offer else "",
+        "applied": bool(amount),
+        "amount": amount,
+        "reason": "" if amount else reason,
+    }
+
+
+def _reward_amount(basket: PricedBasket, offer: RewardOffer, before: int) -> tuple[int, str]:
+    """What `offer` takes off the basket as it stands, or 0 and why not."""
+    if offer.minimum_order is not None and before < offer.minimum_order:
+        return 0, (
+            f"The order must come to at least {basket.text(offer.minimum_order)} "
+            f"{basket.currency} for this code."
+        )
+    remaining = basket.total
+    if offer.kind == "free_product":
+        line = next((p for p in basket.lines if p.line.product_id == offer.product_id), None)
+        if line is None:
+            return 0, REWARD_PRODUCT_MISSING
+        return min(line.line.unit_price, line.total), REWARD_NOTHING_LEFT
+    if offer.kind == "discount_percentage":
+        return percent_of(remaining, offer.basis_points or 0), REWARD_NOTHING_LEFT
+    return min(offer.amount or 0, remaining), REWARD_NOTHING_LEFT
+
+
+def _apply_reward_codes(basket: PricedBasket, context: PricingContext) -> None:
+    """The last stage: the customer's reward codes, in the order they were issued (see the
+    module docstring for the rules)."""
+    before = basket.total
+    results = {}
+    for offer in sorted(context.rewards, key=lambda offer: offer.reward_id):
+        if offer.code not in context.reward_codes:
+            continue
+        amount, reason = _reward_amount(basket, offer, before)
+        if amount and offer.kind == "free_product":
+            line = next(p for p in basket.lines if p.line.product_id == offer.product_id)
+            parts = [amount if priced is line else 0 for priced in basket.lines]
+        else:
+            parts = split_by_weights(amount, [priced.total for priced in basket.lines])
+        for priced, part in zip(basket.lines, parts, strict=True):
+            if part:
+                priced.discount += part
+                priced.allocations.append({"reward_id": offer.reward_id, "amount": part})
+        results[offer.code] = _reward_result(offer, offer.code, amount, reason)
+    # A code entered that is none of the customer's usable rewards: one reason for all.
+    not_usable = REWARD_NOT_USABLE if context.customer_id is not None else REWARD_NEEDS_CUSTOMER
+    basket.reward_results = [
+        results.get(code) or _reward_result(None, code, reason=not_usable)
+        for code in context.reward_codes
+    ]

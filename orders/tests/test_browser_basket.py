@@ -1,6 +1,7 @@
 """A real browser on the storefront basket page: a VIP customer signs in, fills the basket, sees
 the green VIP alert with 10% off and the right total, and places the order; a non-VIP customer
-sees full price; the page fits a 375px phone screen."""
+sees full price, then enters a reward code and sees its discount; the page fits a 375px phone
+screen."""
 
 import tempfile
 from contextlib import contextmanager
@@ -16,6 +17,9 @@ from customers.services import customer_create
 from labels.models import Label
 from labels.services import label_assign_customer
 from orders.models import Order
+from orders.services.pricing import REWARD_NOT_USABLE
+from rewards.models import CustomerReward
+from rewards.services import RewardSpec, reward_issue
 from rules.models import Rule, RuleAction, RuleCondition, RuleTrigger
 
 PASSWORD = "pass-word-123"
@@ -138,9 +142,29 @@ def test_vip_customer_sees_ten_percent_off_and_places_the_order(live_server, sho
     }
 
 
+def reward_code(brand, customer, name: str, amount: str) -> CustomerReward:
+    reward, _ = reward_issue(
+        customer=customer,
+        brand=brand,
+        spec=RewardSpec(name=name, kind="discount_amount", amount=Decimal(amount)),
+        idempotency_key=f"browser:{customer.pk}:{name}",
+        source=CustomerReward.Source.STAFF,
+    )
+    return reward
+
+
+def enter_code(page, code: str) -> None:
+    page.get_by_role("textbox", name="Voucher code").fill(code)
+    page.get_by_role("button", name="Apply code").click()
+    page.wait_for_selector(f"[data-reward-code='{code.upper()}']")
+
+
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
-def test_non_vip_customer_sees_no_vip_alert_and_full_price(live_server, shop):
+def test_non_vip_customer_sees_full_price_and_then_their_reward_code(live_server, shop):
+    # Given the regular customer holds a reward code, and the VIP customer another one
+    mine = reward_code(shop["brand"], shop["regular"], "Five off", "5.00")
+    theirs = reward_code(shop["brand"], shop["vip"], "Birthday treat", "8.00")
     with chromium() as browser:
         page = browser.new_page()
         sign_in(page, live_server.url, "regular@example.com")
@@ -151,18 +175,41 @@ def test_non_vip_customer_sees_no_vip_alert_and_full_price(live_server, shop):
         alerts = page.locator(".rule-discount").count()
         content = page.content()
         totals = [page.locator(f"#basket-{name}").inner_text() for name in TOTALS]
+
+        # When they enter their code (typed in lower case) and the VIP customer's
+        enter_code(page, mine.code.lower())
+        enter_code(page, theirs.code)
+        mine_status = page.locator(f"[data-reward-code='{mine.code}'] .code__status").inner_text()
+        theirs_status = page.locator(
+            f"[data-reward-code='{theirs.code}'] .code__status"
+        ).inner_text()
+        reward_row = page.locator(f"tr[data-reward='{mine.pk}']").inner_text()
+        with_code = [page.locator(f"#basket-{name}").inner_text() for name in TOTALS]
+        page.screenshot(path=str(SCREENSHOTS / "basket_reward_code.png"), full_page=True)
         page.get_by_role("button", name="Place order").click()
         page.wait_for_selector("#order-id")
+        confirmation_total = page.locator("#order-total").inner_text()
 
     assert alerts == 0
     assert "VIP" not in content
     assert totals == ["32.50 EUR", "0.00 EUR", "32.50 EUR"]
+    # Then their code shows as a discount with the reward's name, the other with a reason that
+    # does not tell whose it is
+    assert mine_status == f"Five off: {MINUS}5.00 EUR"
+    assert theirs_status == "Not applied: " + REWARD_NOT_USABLE
+    assert "Birthday treat" not in reward_row and "Five off" in reward_row
+    assert with_code == ["32.50 EUR", f"{MINUS}5.00 EUR", "27.50 EUR"]
     order = Order.objects.get(customer=shop["regular"])
-    assert (order.total, order.discount_amount, order.discount_percentage) == (
-        Decimal("32.50"),
+    assert (order.total, order.discount_total, order.discount_amount) == (
+        Decimal("27.50"),
+        Decimal("5.00"),
         Decimal("0.00"),
-        None,
     )
+    assert confirmation_total == "27.50 EUR"
+    mine.refresh_from_db()
+    theirs.refresh_from_db()
+    assert (mine.status, mine.order_id) == ("used", order.pk)
+    assert (theirs.status, theirs.order_id) == ("active", None)
 
 
 @pytest.mark.browser

@@ -1,0 +1,42 @@
+"""Reads for rewards: the customer's codes an order can use."""
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from django.db.models import Q
+
+from rewards.models import CODE_KINDS, CustomerReward
+
+# Codes avoid the characters people confuse (0/O, 1/I/L).
+CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+CODE_LENGTH = 10
+CODE_PREFIX = "RW"
+
+
+def reward_code_shaped(code: str) -> bool:
+    """Whether `code` (trimmed, upper-cased) has the form of a reward code: the prefix and ten
+    characters of the code alphabet. Other codes are promotion codes, never looked up here."""
+    return (
+        len(code) == len(CODE_PREFIX) + CODE_LENGTH
+        and code.startswith(CODE_PREFIX)
+        and all(c in CODE_ALPHABET for c in code[len(CODE_PREFIX) :])
+    )
+
+
+def customer_usable_rewards(
+    *, customer_id: int, brand_id: int, codes: Iterable[str], at: datetime
+) -> list[dict]:
+    """The customer's rewards at the brand whose code is among `codes`, still active and not
+    past `valid_until` at `at`, oldest first (one query)."""
+    return list(
+        CustomerReward.objects.filter(
+            customer_id=customer_id,
+            brand_id=brand_id,
+            status=CustomerReward.Status.ACTIVE,
+            kind__in=CODE_KINDS,
+            code__in=list(codes),
+        )
+        .filter(Q(valid_until__isnull=True) | Q(valid_until__gt=at))
+        .order_by("pk")
+        .values("pk", "code", "name", "kind", "amount", "percentage", "product_id", "minimum_order")
+    )
