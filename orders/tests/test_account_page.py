@@ -2,10 +2,13 @@
 Redeem buttons, redemption requests, codes and rewards, and wallet, at the basket's brand."""
 
 import re
+import threading
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.db import connection
+from django.test import Client
 from django.utils import timezone
 
 from brands.tests.factories import BrandFactory
@@ -458,3 +461,50 @@ def test_the_page_reads_a_fixed_number_of_queries(
         redemption_request(customer=shop["customer"], brand=shop["brand"], item_id=waiting.item_id)
     with django_assert_max_num_queries(len(few.captured_queries)):
         view(member)
+
+
+# --- Concurrency ----------------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_form_sent_eight_times_at_once_makes_one_request_and_spends_once(shop):
+    """Eight submits of one Redeem form race on PostgreSQL (a frantic double click, a browser
+    retrying): one request, its points spent once, and the other seven told so."""
+    customer, program, voucher = shop["customer"], shop["program"], shop["items"]["voucher"]
+    # Enough points for every submit to succeed, were they not one request
+    give_points(account_get_or_create(customer=customer, program=program), 900, "race")
+    form = {"item": voucher.pk, "idempotency_key": "account-race"}
+    threads_count = 8
+    barrier = threading.Barrier(threads_count)
+    said: list[str] = []
+    failures: list[BaseException] = []
+
+    def submit():
+        try:
+            browser = Client()
+            browser.force_login(customer.user)
+            barrier.wait()
+            response = browser.post("/account/redeem/", form, follow=True)
+            # From the page itself: the test client's captured context mixes threads.
+            said.extend(re.findall(r"</span>(You [^<]+)</p>", response.content.decode()))
+        except BaseException as error:  # collected and asserted below
+            failures.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=submit) for _ in range(threads_count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert failures == []
+    assert RedemptionRequest.objects.filter(customer=customer).count() == 1
+    assert available(customer, program) == 940
+    assert (
+        said.count("You redeemed 60 points for Five in your wallet. It is approved and done.") == 1
+    )
+    assert (
+        said.count("You had already sent this request for Five in your wallet; it was made once.")
+        == threads_count - 1
+    )
