@@ -92,6 +92,10 @@ def _back() -> HttpResponse:
     return redirect("account:account")
 
 
+def _points(count: int) -> str:
+    return f"{count} point" if count == 1 else f"{count} points"
+
+
 def _sentence(error: ApplicationError, sentences: dict[str, str]) -> str:
     return sentences.get(error.code, error.message)
 
@@ -188,7 +192,7 @@ def account_redeem(request: HttpRequest) -> HttpResponse:
     if created:
         messages.success(
             request,
-            f"You redeemed {redemption.points} points for {redemption.item.name}. {status}",
+            f"You redeemed {_points(redemption.points)} for {redemption.item.name}. {status}",
         )
     else:
         messages.info(
@@ -219,7 +223,7 @@ def account_redemption_cancel(request: HttpRequest, redemption_id: int) -> HttpR
         messages.success(
             request,
             f"You cancelled your request for {redemption.item.name}; "
-            f"its {redemption.points} points are yours again.",
+            f"{_points(redemption.points)} went back to your balance.",
         )
     else:
         messages.info(request, f"Your request for {redemption.item.name} was already cancelled.")

@@ -370,7 +370,7 @@ def test_cancel_gives_the_points_back_once(member, shop, waiting):
     response = member.post(url, follow=True)
 
     assert notices(response) == [
-        "You cancelled your request for Tote bag; its 30 points are yours again."
+        "You cancelled your request for Tote bag; 30 points went back to your balance."
     ]
     page = _Page(response.content.decode())
     assert page.text("points-available") == "100 points"
@@ -508,3 +508,16 @@ def test_a_form_sent_eight_times_at_once_makes_one_request_and_spends_once(shop)
         said.count("You had already sent this request for Five in your wallet; it was made once.")
         == threads_count - 1
     )
+
+
+def test_one_point_is_said_in_the_singular(member, shop):
+    pin = RedemptionItem.objects.create(
+        brand=shop["brand"], name="Pin", points_cost=1, kind=RedemptionItem.Kind.PHYSICAL
+    )
+    page = view(member)
+    assert "1 point for" not in page.text(f"item-{pin.pk}")
+    assert page.text(f"item-{pin.pk}").startswith("Pin 1 point Redeem")
+    response = member.post("/account/redeem/", redeem_form(page, pin), follow=True)
+    assert notices(response) == [
+        "You redeemed 1 point for Pin. It is approved and will be sent to you."
+    ]

@@ -141,7 +141,9 @@ def test_a_customer_redeems_points_and_sees_their_code(live_server, width):
     assert "You redeemed 50 points for Tote bag. It is waiting for approval" in success
     assert after == "70 points"
     assert "Tote bag" in listed and "Waiting for approval" in listed
-    assert "You cancelled your request for Tote bag; its 50 points are yours again." in cancelled
+    assert (
+        "You cancelled your request for Tote bag; 50 points went back to your balance." in cancelled
+    )
     assert restored == "120 points"
     assert errors == [] and violations == []
     [redemption] = RedemptionRequest.objects.filter(item=tote)
