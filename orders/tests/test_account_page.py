@@ -145,6 +145,14 @@ def test_staff_get_a_plain_sentence_and_no_customer_data(client, a):
     assert notices(response)[0].startswith("This page is for customers.")
 
 
+def test_a_login_without_a_customer_profile_gets_a_plain_sentence(client, django_user_model):
+    client.force_login(django_user_model.objects.create_user(username="someone"))
+    page = view(client)
+    assert page.text("account-refusal") == (
+        "This login has no customer profile, so it has no points, rewards or wallet."
+    )
+
+
 def test_the_basket_and_the_account_link_each_other(member):
     basket = _Page(member.get("/basket/").content.decode())
     assert basket.find("a", href=ACCOUNT)
@@ -410,7 +418,22 @@ def test_the_page_follows_the_basket_brand(member, shop, b):
     session = member.session
     session[BASKET_SESSION_KEY] = {"brand_id": b.brand.pk, "lines": [], "codes": []}
     session.save()
+    reward_issue(
+        customer=shop["customer"],
+        brand=b.brand,
+        spec=RewardSpec(name="B's code", kind=RewardKind.DISCOUNT_AMOUNT, amount=Decimal("2")),
+        idempotency_key="rb",
+        source=CustomerReward.Source.STAFF,
+    )
+    reward_issue(
+        customer=shop["customer"],
+        brand=shop["brand"],
+        spec=RewardSpec(name="A's code", kind=RewardKind.DISCOUNT_AMOUNT, amount=Decimal("2")),
+        idempotency_key="ra",
+        source=CustomerReward.Source.STAFF,
+    )
     page = view(member)
+    assert "B's code" in page.text("rewards") and "A's code" not in page.text("rewards")
     assert page.text("points-available") == "7 points"
     assert "Your account at Brand B" in page.text("main")
     assert "Five in your wallet" not in page.text("main")
