@@ -10,6 +10,7 @@ the selectors, and renders. Staff have no account: they get a plain sentence sen
 the admin, where a customer's loyalty is shown.
 """
 
+import math
 import uuid
 from dataclasses import dataclass
 
@@ -24,6 +25,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from brands.models import Brand
+from core.api.throttling import ClientRateThrottle
 from core.errors import ApplicationError
 from customers.models import Customer
 from loyalty_management import selectors as loyalty
@@ -44,6 +46,8 @@ STAFF_REFUSAL = (
     "This page is for customers. As staff, you find a customer's points, rewards and wallet "
     "in the admin."
 )
+# Redeeming from the page counts under the same limit per customer as the API's redemptions.
+REDEEM_THROTTLE_SCOPE = "redemptions"
 OUT_OF_DATE = "This page was out of date. Please look at it again and retry."
 
 # The services' refusals by code, as sentences for this page. Codes not listed here carry a
@@ -175,6 +179,14 @@ def account_redeem(request: HttpRequest) -> HttpResponse:
     form = RedeemForm(request.POST)
     if not form.is_valid():
         messages.error(request, OUT_OF_DATE)
+        return _back()
+    throttle = ClientRateThrottle(scope=REDEEM_THROTTLE_SCOPE)
+    if not throttle.allow_request(request, None):
+        messages.error(
+            request,
+            "Nothing was redeemed: you made many requests in a short time. "
+            f"Please try again in {math.ceil(throttle.wait())} seconds.",
+        )
         return _back()
     try:
         redemption, created = redemption_request(

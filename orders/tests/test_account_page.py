@@ -10,6 +10,7 @@ import pytest
 from django.db import connection
 from django.test import Client
 from django.utils import timezone
+from rest_framework.test import APIClient
 
 from brands.tests.factories import BrandFactory
 from catalog.tests.factories import ProductFactory
@@ -544,3 +545,33 @@ def test_one_point_is_said_in_the_singular(member, shop):
     assert notices(response) == [
         "You redeemed 1 point for Pin. It is approved and will be sent to you."
     ]
+
+
+def test_redeeming_counts_under_the_api_redemption_limit(member, shop, settings):
+    """The page and `POST /api/v1/loyalty/me/redemptions/` share one limit per customer."""
+    settings.THROTTLE_RATES = {**settings.THROTTLE_RATES, "redemptions": "2/minute"}
+    pin = RedemptionItem.objects.create(
+        brand=shop["brand"], name="Pin", points_cost=1, kind=RedemptionItem.Kind.PHYSICAL
+    )
+    api = APIClient()
+    api.force_authenticate(shop["customer"].user)
+    created = api.post(
+        "/api/v1/loyalty/me/redemptions/", {"item": pin.pk}, HTTP_X_BRAND=shop["brand"].slug
+    )
+    assert created.status_code == 201
+    data = {"item": pin.pk, "idempotency_key": "account-1"}
+    assert notices(member.post("/account/redeem/", data, follow=True))[0].startswith(
+        "You redeemed 1 point for Pin."
+    )
+
+    response = member.post(
+        "/account/redeem/", {**data, "idempotency_key": "account-2"}, follow=True
+    )
+
+    [message] = notices(response)
+    assert re.fullmatch(
+        r"Nothing was redeemed: you made many requests in a short time\. "
+        r"Please try again in \d+ seconds\.",
+        message,
+    )
+    assert RedemptionRequest.objects.filter(item=pin).count() == 2
