@@ -37,6 +37,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
     path("basket/", include("orders.urls")),
+    path("account/", include("orders.account_urls")),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     # Assets served by this app (drf-spectacular-sidecar) and no inline script: offline and CSP.

@@ -4,7 +4,8 @@ from rest_framework import permissions
 
 
 def is_device_request(request) -> bool:
-    return getattr(request.auth, "is_pos_device", False)
+    # A plain Django request (a storefront page) has no `auth`: it is never a device's.
+    return getattr(getattr(request, "auth", None), "is_pos_device", False)
 
 
 def request_customer(request):
