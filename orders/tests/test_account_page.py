@@ -281,6 +281,25 @@ def test_redeem_spends_the_points_once_even_when_the_form_is_sent_twice(member, 
     assert available(customer, program) == 40
 
 
+def test_a_redeemed_discount_code_is_shown_on_its_request(member, shop):
+    customer = shop["customer"]
+    coupon = RedemptionItem.objects.create(
+        brand=shop["brand"],
+        name="Three off",
+        points_cost=30,
+        kind=RedemptionItem.Kind.DISCOUNT_AMOUNT,
+        discount_amount=Decimal("3.00"),
+        code_valid_days=30,
+    )
+
+    response = member.post("/account/redeem/", redeem_form(view(member), coupon), follow=True)
+
+    [redemption] = RedemptionRequest.objects.filter(customer=customer, item=coupon)
+    assert redemption.reward.code
+    page = _Page(response.content.decode())
+    assert f"Your code: {redemption.reward.code}" in page.text(f"redemption-{redemption.pk}")
+
+
 @pytest.mark.parametrize(
     ("item_key", "sentence"),
     [
