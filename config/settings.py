@@ -567,6 +567,14 @@ REWARD_EXPIRY_NOTICE_DAYS = int(os.environ.get("REWARD_EXPIRY_NOTICE_DAYS", "3")
 REWARD_EXPIRY_HOUR = int(os.environ.get("REWARD_EXPIRY_HOUR", "3"))
 REWARD_EXPIRY_MINUTE = int(os.environ.get("REWARD_EXPIRY_MINUTE", "20"))
 THROTTLE_RATES["rewards"] = os.environ.get("THROTTLE_RATE_REWARDS", "60/minute")
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(
+    {
+        "RewardKindEnum": "rewards.models.RewardKind",
+        "RewardTriggerEnum": "rewards.models.RewardTemplate.Trigger",
+        "CustomerRewardStatusEnum": "rewards.models.CustomerReward.Status",
+        "CustomerRewardSourceEnum": "rewards.models.CustomerReward.Source",
+    }
+)
 CELERY_BEAT_SCHEDULE["rewards-issue-birthday-rewards"] = {
     "task": "rewards.issue_birthday_rewards",
     "schedule": crontab(minute="20"),  # hourly at :20

@@ -37,15 +37,19 @@ KIND_FIELDS: dict[str, str] = {
     RewardKind.POINTS: "points",
     RewardKind.WALLET_CREDIT: "amount",
 }
+VALUE_FIELDS = ("amount", "percentage", "product", "points")
+MAX_AMOUNT = Decimal("100000.00")
+MAX_POINTS = 1_000_000
 NEEDS = {
     "amount": "An amount above zero is needed for this kind.",
     "percentage": "A percentage above 0 and at most 100 is needed for this kind.",
     "product": "Choose the product this reward makes free.",
     "points": "A number of points above zero is needed for this kind.",
 }
-VALUE_FIELDS = ("amount", "percentage", "product", "points")
-MAX_AMOUNT = Decimal("100000.00")
-MAX_POINTS = 1_000_000
+TOO_MUCH = {
+    "amount": f"The amount is at most {MAX_AMOUNT}.",
+    "points": f"The points are at most {MAX_POINTS}.",
+}
 
 
 def _invalid(message: str, fields: dict[str, list[str]] | None = None) -> ApplicationError:
@@ -68,12 +72,14 @@ def reward_template_errors(*, brand: Brand | None, values: dict[str, Any]) -> di
             if value not in (None, ""):
                 errors[name] = f"Leave this empty: {label} does not use it."
             continue
-        if name == "amount" and (value is None or not Decimal(0) < value <= MAX_AMOUNT):
-            errors[name] = NEEDS[name] + f" (at most {MAX_AMOUNT})"
+        if name in ("amount", "points") and (value is None or value <= 0):
+            errors[name] = NEEDS[name]
+        elif name in ("amount", "points") and value > (
+            MAX_AMOUNT if name == "amount" else MAX_POINTS
+        ):
+            errors[name] = TOO_MUCH[name]
         elif name == "percentage" and (value is None or not Decimal(0) < value <= 100):
             errors[name] = NEEDS[name]
-        elif name == "points" and (value is None or not 0 < value <= MAX_POINTS):
-            errors[name] = NEEDS[name] + f" (at most {MAX_POINTS})"
         elif name == "product":
             if value is None:
                 errors[name] = NEEDS[name]
