@@ -116,35 +116,43 @@ def _birthday_template_sweep(
             )
         )
         into.already += len(done)
-        for key, customer in keys.items():
-            if key in done:
-                continue
-            try:
-                _, created = reward_issue(
-                    customer=customer,
-                    brand=brand,
-                    spec=spec,
-                    template=template,
-                    idempotency_key=key,
-                    source=CustomerReward.Source.BIRTHDAY,
-                    reason=f"Birthday {today.year}",
-                    now=now,
-                )
-            except ApplicationError as error:
-                # A points reward at a brand whose programme was switched off: logged, and the
-                # next run tries again (the key is still free).
-                into.failed += 1
-                logger.warning(
-                    "Birthday reward %s for customer %s not issued: %s",
-                    template.pk,
-                    customer.pk,
-                    error.message,
-                )
-                continue
-            if created:
-                into.issued += 1
-            else:
-                into.already += 1
+        # One transaction per batch (a commit per reward would cost more than the reward);
+        # each issue is its own savepoint, so one failure leaves the others in. Two sweeps
+        # insert the keys in the same (id) order, so they wait on each other, never deadlock.
+        todo = [(key, customer) for key, customer in keys.items() if key not in done]
+        if todo:
+            with transaction.atomic():
+                for key, customer in todo:
+                    _birthday_issue(template, spec, customer, key, today, now, into)
+
+
+def _birthday_issue(template, spec, customer, key, today, now, into: BirthdaySweep) -> None:
+    try:
+        _, created = reward_issue(
+            customer=customer,
+            brand=template.brand,
+            spec=spec,
+            template=template,
+            idempotency_key=key,
+            source=CustomerReward.Source.BIRTHDAY,
+            reason=f"Birthday {today.year}",
+            now=now,
+        )
+    except ApplicationError as error:
+        # A points reward at a brand whose programme was switched off: logged, and the next
+        # run tries again (the key is still free).
+        into.failed += 1
+        logger.warning(
+            "Birthday reward %s for customer %s not issued: %s",
+            template.pk,
+            customer.pk,
+            error.message,
+        )
+        return
+    if created:
+        into.issued += 1
+    else:
+        into.already += 1
 
 
 def rewards_expire(*, now: datetime | None = None, batch_size: int = EXPIRY_BATCH) -> int:
