@@ -284,3 +284,21 @@ def test_the_code_of_an_expired_reward_stays_visible_with_its_status(a):
     )
     rows = token_client(a.customer.user).get(ME, HTTP_X_BRAND=a.brand.slug).json()["results"]
     assert [(r["code"], r["status"]) for r in rows] == [(coffee.code, "expired")]
+
+
+def test_issuing_and_cancelling_count_under_the_rewards_scope(settings, a):
+    settings.THROTTLE_RATES = {**settings.THROTTLE_RATES, "rewards": "2/minute"}
+    template = RewardTemplateFactory(brand=a.brand)
+    client = token_client(a.staff)
+    url = f"{TEMPLATES}{template.pk}/issue/"
+    data = {"customer": a.customer.pk, "reason": "Thanks"}
+
+    answers = [client.post(url, data, format="json").status_code for _ in range(2)]
+    reward_id = CustomerReward.objects.first().pk
+    refused = client.post(f"{REWARDS}{reward_id}/cancel/")
+
+    assert answers == [201, 201]
+    assert_error(refused, 429)
+    assert refused.has_header("Retry-After")
+    assert client.get(REWARDS).status_code == 200  # reading counts under `default`
+    assert CustomerReward.objects.filter(status="cancelled").count() == 0
