@@ -24,6 +24,7 @@ BENCHES = [
     "outbox",
     "wallet",
     "redemption",
+    "rewards",
 ]
 
 
@@ -34,6 +35,9 @@ def main() -> None:
     )
     parser.add_argument("--runs", type=int, default=200)
     parser.add_argument("--orders", type=int, default=10_000, help="orders placed by `rules`")
+    parser.add_argument(
+        "--customers", type=int, default=1_000_000, help="customers swept by `rewards`"
+    )
     args = parser.parse_args()
     unknown = sorted(set(args.names) - set(BENCHES))
     if unknown:
@@ -58,6 +62,7 @@ def main() -> None:
         outbox_bench,
         quote_bench,
         redemption_bench,
+        reward_bench,
         rules_bench,
         sync_bench,
         upload_bench,
@@ -88,6 +93,8 @@ def main() -> None:
             wallet_bench.main(runs=args.runs)
         if "redemption" in database_benches:
             redemption_bench.main(runs=args.runs)
+        if "rewards" in database_benches:
+            reward_bench.main(customers=args.customers)
     finally:
         connection.creation.destroy_test_db(old_name, verbosity=0)
 

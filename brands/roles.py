@@ -28,6 +28,7 @@ PRODUCT_APPS = [
     "loyalty_management",
     "rules",
     "wallets",
+    "rewards",
 ]
 LOYALTY = "loyalty_management"
 # Adding a ledger transaction is how staff adjust points (through the service, with a reason);
@@ -56,6 +57,13 @@ RULES_EDIT = [
     ("rules", "rulecondition", ALL),
     ("rules", "ruleaction", ALL),
     ("rules", "rulefiring", VIEW),
+]
+
+# Reward templates are edited; issued rewards are only issued ("add", by staff with a reason)
+# and cancelled ("change", an active code), through the services, never edited or deleted.
+REWARDS_EDIT = [
+    ("rewards", "rewardtemplate", ALL),
+    ("rewards", "customerreward", ["add", "change", "view"]),
 ]
 
 PERSONAL_DATA = ["export", "erase"]
@@ -107,6 +115,7 @@ ROLE_PERMISSIONS: dict[str, RolePermissions] = {
         *CATALOGUE_EDIT,
         *RULES_EDIT,
         *WALLET_ADJUST,
+        *REWARDS_EDIT,
     ],
     MARKETING_MANAGER: [
         ("labels", "label", ALL),
@@ -134,6 +143,7 @@ ROLE_PERMISSIONS: dict[str, RolePermissions] = {
         *CATALOGUE_EDIT,
         *RULES_EDIT,
         *WALLET_VIEW,
+        *REWARDS_EDIT,
     ],
     STORE_MANAGER: [
         ("orders", "order", ["add", "change", "view"]),
@@ -173,6 +183,9 @@ ROLE_PERMISSIONS: dict[str, RolePermissions] = {
         (LOYALTY, "redemptionrequest", VIEW),
         ("rules", "*", VIEW),
         *WALLET_ADJUST,
+        # A goodwill reward from the brand's templates; cancelling is for managers.
+        ("rewards", "rewardtemplate", VIEW),
+        ("rewards", "customerreward", ["add", "view"]),
     ],
     ANALYST: [(app_label, "*", VIEW) for app_label in PRODUCT_APPS],
 }

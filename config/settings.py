@@ -558,6 +558,32 @@ CELERY_BEAT_SCHEDULE["loyalty-expire-redemptions"] = {
     "schedule": crontab(minute=REDEMPTION_EXPIRE_MINUTE, hour=REDEMPTION_EXPIRE_HOUR),
 }
 
+# --- Rewards ------------------------------------------------------------------------------------
+# Birthday rewards are issued hourly (`rewards.issue_birthday_rewards`, at :20), so every brand's
+# local midnight is caught; a second run in the day issues nothing. Reward codes are announced
+# REWARD_EXPIRY_NOTICE_DAYS days before they expire (0: never) and expire daily at
+# REWARD_EXPIRY_HOUR:REWARD_EXPIRY_MINUTE UTC (default 03:20; `rewards.expire_rewards`).
+REWARD_EXPIRY_NOTICE_DAYS = int(os.environ.get("REWARD_EXPIRY_NOTICE_DAYS", "3"))
+REWARD_EXPIRY_HOUR = int(os.environ.get("REWARD_EXPIRY_HOUR", "3"))
+REWARD_EXPIRY_MINUTE = int(os.environ.get("REWARD_EXPIRY_MINUTE", "20"))
+THROTTLE_RATES["rewards"] = os.environ.get("THROTTLE_RATE_REWARDS", "60/minute")
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(
+    {
+        "RewardKindEnum": "rewards.models.RewardKind",
+        "RewardTriggerEnum": "rewards.models.RewardTemplate.Trigger",
+        "CustomerRewardStatusEnum": "rewards.models.CustomerReward.Status",
+        "CustomerRewardSourceEnum": "rewards.models.CustomerReward.Source",
+    }
+)
+CELERY_BEAT_SCHEDULE["rewards-issue-birthday-rewards"] = {
+    "task": "rewards.issue_birthday_rewards",
+    "schedule": crontab(minute="20"),  # hourly at :20
+}
+CELERY_BEAT_SCHEDULE["rewards-expire-rewards"] = {
+    "task": "rewards.expire_rewards",
+    "schedule": crontab(minute=REWARD_EXPIRY_MINUTE, hour=REWARD_EXPIRY_HOUR),
+}
+
 # --- Logging and error reporting --------------------------------------------------------------
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
 LOGGING = {

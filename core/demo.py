@@ -50,6 +50,8 @@ from notifications.defaults import default_templates_install
 from orders.models import Order, PaymentStatusChange
 from orders.services.payment import order_set_payment_status
 from orders.services.placement import LineRequest, order_place
+from rewards.lifecycle import reward_issue_template, reward_template_save
+from rewards.models import CustomerReward, RewardTemplate
 from rules.services.authoring import vip_example_install
 from wallets.services import wallet_credit
 
@@ -744,6 +746,53 @@ def _seed_reward_codes_catalogue(brands: dict[str, Brand], result: DemoResult) -
         result.created["reward code catalogue items"] += 1
 
 
+def _seed_rewards(brands: dict[str, Brand], result: DemoResult) -> None:
+    """Per brand: a birthday reward (one of its products free, issued by the hourly birthday
+    sweep) and a welcome reward (10% off), issued once to the brand's top members."""
+    for slug, brand in brands.items():
+        existing = {t.name: t for t in RewardTemplate.objects.filter(brand=brand)}
+        product = Product.objects.filter(brand=brand, is_active=True).order_by("price", "pk")
+        specs = [
+            (
+                "Birthday treat",
+                {
+                    "kind": "free_product",
+                    "product": product.first(),
+                    "trigger": "birthday",
+                    "valid_days": 14,
+                    "description": "Something on us, on your birthday.",
+                },
+            ),
+            (
+                "Welcome",
+                {
+                    "kind": "discount_percentage",
+                    "percentage": Decimal("10"),
+                    "minimum_order": Decimal("15.00"),
+                    "valid_days": 30,
+                    "description": "10% off your next order.",
+                },
+            ),
+        ]
+        for name, data in specs:
+            if name in existing or (data.get("kind") == "free_product" and not data["product"]):
+                continue
+            existing[name] = reward_template_save(brand=brand, data={"name": name, **data})
+            result.created["reward templates"] += 1
+        welcome = existing.get("Welcome")
+        if welcome is None:
+            continue
+        for customer in _top_members(brand, WALLET_CUSTOMERS):
+            _, created = reward_issue_template(
+                template=welcome,
+                customer=customer,
+                idempotency_key=f"demo-reward:{slug}:{customer.pk}",
+                source=CustomerReward.Source.STAFF,
+                reason="Demo welcome",
+            )
+            result.created["rewards issued"] += created
+
+
 def _slug(name: str) -> str:
     return name.lower().replace(" ", "-")
 
@@ -788,5 +837,6 @@ def demo_seed(
         _seed_badges(brands, get_user_model().objects.filter(username="admin").first(), result)
         _seed_wallets(brands, result)
         _seed_reward_codes_catalogue(brands, result)
+        _seed_rewards(brands, result)
     result.created.update(_loyalty_counts() - loyalty_before)
     return result

@@ -2,7 +2,7 @@
 
 from django.conf import settings
 from django.db import models
-from django.db.models.functions import Lower
+from django.db.models.functions import ExtractDay, ExtractMonth, Lower
 from django.utils import timezone
 
 from core.models import TimeStampedModel
@@ -50,6 +50,12 @@ class Customer(TimeStampedModel):
                 violation_error_message="Another customer has this email address.",
             ),
             models.UniqueConstraint(fields=["external_id"], name="customer_external_id_unique"),
+        ]
+        indexes = [
+            # The birthday sweep (`rewards.sweeps`) looks customers up by month and day.
+            models.Index(
+                ExtractMonth("birth_date"), ExtractDay("birth_date"), name="customer_birthday"
+            ),
         ]
 
     def __str__(self) -> str:

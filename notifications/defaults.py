@@ -134,6 +134,21 @@ DEFAULT_TEMPLATES: dict[str, DefaultTemplate] = {
             "{% endif %}"
         ),
     ),
+    # rewards.sweeps.expiring_rewards_notify: reward_id, name, kind, code, valid_until.
+    "loyalty.reward.expiring": DefaultTemplate(
+        subject="Your reward {{ name }} expires soon",
+        email_body=(
+            f"{GREETING}\n\n"
+            "Your reward at {{ brand.name }}, {{ name }}, is valid until "
+            "{{ valid_until|slice:':10' }}.{% if code %} Use the code {{ code }} with an order "
+            "before then.{% endif %}\n\n"
+            f"{SIGNATURE}"
+        ),
+        inbox_body=(
+            "Your reward {{ name }} expires on {{ valid_until|slice:':10' }}."
+            "{% if code %} Your code is {{ code }}.{% endif %}"
+        ),
+    ),
     "rules.vip_welcome": DefaultTemplate(
         # A global rule (the VIP example is one) notifies without a brand.
         subject=("Welcome to {% if brand %}the {{ brand.name }}{% else %}our{% endif %} VIP club"),

@@ -1,12 +1,14 @@
-"""Reads for rewards: the rewards a customer holds at a brand, and the codes an order can use."""
+"""Reads for rewards: templates and issued rewards scoped to who asks, the rewards a customer
+holds at a brand, and the codes an order can use."""
 
 from collections.abc import Iterable
 from datetime import datetime
 
 from django.db.models import Q, QuerySet
 
+from brands.selectors import scope_to_user_brands
 from customers.models import Customer
-from rewards.models import CODE_KINDS, CustomerReward
+from rewards.models import CODE_KINDS, CustomerReward, RewardTemplate
 
 # Codes avoid the characters people confuse (0/O, 1/I/L).
 CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
@@ -48,7 +50,7 @@ def rewards_for_customer(*, customer: Customer, brand_id: int) -> QuerySet[Custo
     gives."""
     return (
         CustomerReward.objects.filter(customer=customer, brand_id=brand_id)
-        .select_related("product")
+        .select_related("brand", "product")
         .order_by("-created_at", "-id")
     )
 
@@ -60,3 +62,15 @@ def reward_status_now(*, reward: CustomerReward, now: datetime) -> str:
     if reward.status == Status.ACTIVE and reward.valid_until and reward.valid_until <= now:
         return Status.EXPIRED
     return reward.status
+
+
+def templates_for_staff(*, user) -> QuerySet[RewardTemplate]:
+    return scope_to_user_brands(
+        RewardTemplate.objects.select_related("brand"), user, "brand"
+    ).order_by("brand_id", "name", "pk")
+
+
+def rewards_for_staff(*, user) -> QuerySet[CustomerReward]:
+    return scope_to_user_brands(
+        CustomerReward.objects.select_related("brand", "customer"), user, "brand"
+    ).order_by("-created_at", "-pk")

@@ -92,10 +92,24 @@ def award_badge(params: dict, rule, ctx) -> dict:
     return {"badge": params["badge"], "changed": created, "customer_badge": award.pk}
 
 
+def issue_reward(params: dict, rule, ctx) -> dict:
+    from rewards.lifecycle import reward_issue_by_rule
+
+    reward, created = reward_issue_by_rule(
+        template_id=params["template"],
+        brand_id=ctx.brand_id,
+        customer=_customer(ctx),
+        rule_id=rule.id,
+        event_id=ctx.event_id,
+    )
+    return {"template": params["template"], "changed": created, "customer_reward": reward.pk}
+
+
 ACTION_RUNNERS: dict[str, Callable[[dict, object, object], dict]] = {
     "ADD_LABEL": add_label,
     "REMOVE_LABEL": remove_label,
     "AWARD_BONUS_POINTS": award_bonus_points,
     "NOTIFY": notify,
     "AWARD_BADGE": award_badge,
+    "ISSUE_REWARD": issue_reward,
 }

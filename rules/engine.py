@@ -366,6 +366,12 @@ def _action_description(action_type: str, params: dict, discount: str | None) ->
         badge = BadgeDefinition.objects.filter(pk=params["badge"]).first()
         name = badge.name if badge is not None else f"with id {params['badge']} (gone)"
         return f"Award the badge {name}, once per customer"
+    if action_type == "ISSUE_REWARD":
+        from rewards.models import RewardTemplate
+
+        template = RewardTemplate.objects.filter(pk=params["template"]).first()
+        name = template.name if template is not None else f"with id {params['template']} (gone)"
+        return f"Issue the reward {name}, once per event"
     return f"Send the notification {params['event']}"
 
 

@@ -30,6 +30,10 @@ ACTION_PARAM_EXAMPLES: dict[str, str] = {
     "AWARD_BONUS_POINTS": '{"points": 100, "reason": "Welcome bonus"}: through the loyalty ledger',
     "NOTIFY": '{"event": "rules.vip_welcome", "payload": {}}: a notification template event',
     "AWARD_BADGE": '{"badge": 12}: the id of one of the brand\'s badges, awarded once',
+    "ISSUE_REWARD": (
+        '{"template": 7}: the id of one of the brand\'s active rewards, issued to the '
+        "event's customer once per event"
+    ),
 }
 
 CONDITION_FIELD_CHOICES = [

@@ -143,6 +143,7 @@ class RuleAction(models.Model):
         AWARD_BONUS_POINTS = "AWARD_BONUS_POINTS", "Award bonus loyalty points"
         NOTIFY = "NOTIFY", "Send a notification"
         AWARD_BADGE = "AWARD_BADGE", "Award a loyalty badge"
+        ISSUE_REWARD = "ISSUE_REWARD", "Issue a reward"
 
     rule = models.ForeignKey(Rule, on_delete=models.CASCADE, related_name="actions")
     action_type = models.CharField(max_length=24, choices=Type.choices)

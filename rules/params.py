@@ -192,6 +192,7 @@ ACTION_KEYS: dict[str, tuple[frozenset[str], frozenset[str]]] = {  # (required, 
     "AWARD_BONUS_POINTS": (frozenset({"points"}), frozenset({"reason"})),
     "NOTIFY": (frozenset({"event"}), frozenset({"payload"})),
     "AWARD_BADGE": (frozenset({"badge"}), frozenset()),
+    "ISSUE_REWARD": (frozenset({"template"}), frozenset()),
 }
 
 
@@ -255,6 +256,11 @@ def action_params_clean(*, action_type: str, params: Any, event: str | None = No
         if isinstance(badge, bool) or not isinstance(badge, int) or not 0 < badge < 2**63:
             raise _error("badge must be the id of one of the brand's badges.", "badge")
         return {"badge": badge}
+    if action_type == "ISSUE_REWARD":
+        template = params["template"]
+        if isinstance(template, bool) or not isinstance(template, int) or not 0 < template < 2**63:
+            raise _error("template must be the id of one of the brand's rewards.", "template")
+        return {"template": template}
     event_name = _text(params, "event", required=True, limit=64)
     if not _NOTIFY_EVENT.fullmatch(event_name):
         raise _error("event is a dotted lower-case name, e.g. rules.vip_welcome.", "event")

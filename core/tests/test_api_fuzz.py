@@ -46,6 +46,8 @@ from notifications.services import NotificationService
 from notifications.tests.factories import NotificationTemplateFactory
 from promotions.services.lifecycle import promotion_save
 from promotions.tests.factories import PromotionFactory
+from rewards.models import RewardTemplate
+from rewards.services import reward_issue, reward_spec
 from rules.models import Rule, RuleTrigger
 from rules.services.authoring import vip_example_install
 from wallets.services import wallet_credit
@@ -151,6 +153,7 @@ def build_world() -> World:
     template = NotificationTemplateFactory(channel="inbox", subject="+{{ points }}", body="b")
     labels, promotions, messages, badges = [], [], [], []
     items, redemptions = [], []
+    reward_templates, rewards = [], []
     for tenant in (a, b):
         program = LoyaltyProgramFactory(brand=tenant.brand)
         account = account_get_or_create(customer=tenant.customer, program=program)
@@ -183,6 +186,20 @@ def build_world() -> World:
                 brand=tenant.brand,
                 data={"name": "Regular", "kind": "order_count", "order_count": 3},
             ).pk
+        )
+        reward_template = RewardTemplate.objects.create(
+            brand=tenant.brand, name="Coffee", kind="discount_amount", amount=Decimal("3.00")
+        )
+        reward_templates.append(reward_template.pk)
+        rewards.append(
+            reward_issue(
+                customer=tenant.customer,
+                brand=tenant.brand,
+                spec=reward_spec(reward_template),
+                template=reward_template,
+                idempotency_key=f"fuzz-{tenant.brand.slug}",
+                source="staff",
+            )[0].pk
         )
         labels.append(LabelFactory(brand=tenant.brand, name=f"VIP {tenant.brand.slug}"))
         promotions.append(
@@ -218,6 +235,8 @@ def build_world() -> World:
         "wallets": wallets,
         "redemptions": redemptions,
         "redemption-items": items,
+        "templates": reward_templates,
+        "rewards": rewards,
     }
     values = {
         "brand": [t.brand.slug for t in tenants],
@@ -227,6 +246,7 @@ def build_world() -> World:
         "customers": [path_ids["customers"]],
         "product": products,
         "item": items,
+        "template": reward_templates,
         "ids": [redemptions[:2]],
         "products": [products[:2]],
         "category": path_ids["categories"],

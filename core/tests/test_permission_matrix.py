@@ -47,6 +47,8 @@ from notifications.tests.factories import NotificationTemplateFactory
 from orders.tests.factories import place_order
 from promotions.services.lifecycle import promotion_save
 from promotions.tests.factories import PromotionFactory
+from rewards.models import CustomerReward, RewardTemplate
+from rewards.services import reward_issue, reward_spec
 from rules.models import Event, RuleFiring
 from rules.tests.factories import make_rule
 from wallets.models import Wallet
@@ -81,6 +83,7 @@ PLAIN_PARAMETERS = {
     "negative",
     "status",
     "stacking",
+    "source",
     "channel",
     "payment_status",
     "created_after",
@@ -116,6 +119,8 @@ BODIES = {
     ("POST", "/api/v1/loyalty/redemptions/{redemption_id}/reject/"): {"reason": "Matrix"},
     ("POST", "/api/v1/loyalty/redemptions/{redemption_id}/fulfil/"): {"fulfilment_status": "sent"},
     ("PATCH", "/api/v1/loyalty/redemption-items/{item_id}/"): {"name": "Changed"},
+    ("PATCH", "/api/v1/rewards/templates/{template_id}/"): {"name": "Changed"},
+    ("POST", "/api/v1/rewards/templates/{template_id}/issue/"): "customer-reason",
 }
 # A list's model, for the role expectations: (app_label, model).
 LIST_MODELS = {
@@ -134,6 +139,8 @@ LIST_MODELS = {
     "/api/v1/loyalty/redemptions/": ("loyalty_management", "redemptionrequest"),
     "/api/v1/loyalty/redemption-items/": ("loyalty_management", "redemptionitem"),
     "/api/v1/loyalty/redemption-categories/": ("loyalty_management", "redemptioncategory"),
+    "/api/v1/rewards/templates/": ("rewards", "rewardtemplate"),
+    "/api/v1/rewards/": ("rewards", "customerreward"),
 }
 
 
@@ -198,6 +205,17 @@ def _brand_objects(tenant, key: str, template) -> dict[str, int]:
         amount=Decimal("20.00"),
         idempotency_key=f"matrix-{key}",
     ).transaction.wallet
+    reward_template = RewardTemplate.objects.create(
+        brand=tenant.brand, name=f"Coffee {key}", kind="discount_amount", amount=Decimal("3.00")
+    )
+    reward, _ = reward_issue(
+        customer=tenant.customer,
+        brand=tenant.brand,
+        spec=reward_spec(reward_template),
+        template=reward_template,
+        idempotency_key=f"matrix-{key}",
+        source="staff",
+    )
     return {
         "categories": tenant.root_category.pk,
         "customers": tenant.customer.pk,
@@ -215,6 +233,8 @@ def _brand_objects(tenant, key: str, template) -> dict[str, int]:
         "redemptions": redemption.pk,
         "redemption-items": item.pk,
         "redemption-categories": shelf.pk,
+        "templates": reward_template.pk,
+        "rewards": reward.pk,
     }
 
 
@@ -240,6 +260,9 @@ def _snapshot(b_ids: dict[str, int]) -> tuple:
         list(
             RedemptionItem.objects.filter(pk=b_ids["redemption-items"]).values_list("name", "stock")
         ),
+        list(RewardTemplate.objects.filter(pk=b_ids["templates"]).values_list("name", "is_active")),
+        list(CustomerReward.objects.filter(pk=b_ids["rewards"]).values_list("status")),
+        CustomerReward.objects.filter(brand__slug="brand-b").count(),
     )
 
 
@@ -281,6 +304,7 @@ def world() -> World:
         "order": (b_ids["orders"], MISSING),
         "rule": (b_ids["rules"], MISSING),
         "item": (b_ids["redemption-items"], MISSING),
+        "template": (b_ids["templates"], MISSING),
         "object_id": (b_ids["orders"], MISSING),
         "email": (b_customer.email, "nobody@example.com"),
         "phone": (b_customer.phone, "+339999999"),
@@ -355,6 +379,8 @@ def test_brand_b_objects_answer_as_missing_ones_to_every_caller_of_brand_a(world
         body = BODIES.get((method, path))
         if body == "customer":
             body = {"customer": world.a_ids["customers"]}
+        elif body == "customer-reason":
+            body = {"customer": world.a_ids["customers"], "reason": "Matrix"}
         for caller in A_CALLERS:
             if (caller, resource) in SEES_EVERY_BRAND:
                 continue

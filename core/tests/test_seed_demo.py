@@ -37,6 +37,7 @@ from notifications.models import (
 )
 from orders.models import Order, OrderLine, PaymentStatusChange
 from promotions.models import Promotion
+from rewards.models import CustomerReward, RewardTemplate
 from rules.models import Rule
 from rules.services.authoring import VIP_RULE
 from wallets.models import Wallet, WalletTransaction
@@ -69,6 +70,8 @@ MODELS = [
     Wallet,
     WalletTransaction,
     RedemptionItem,
+    RewardTemplate,
+    CustomerReward,
     NotificationTemplate,
     Notification,
     InboxMessage,
@@ -97,6 +100,11 @@ def test_seed_demo_twice_creates_nothing_the_second_time():
     second_output = _seed()
 
     assert _counts() == first
+    # Each brand has a birthday reward for the sweep and a welcome reward given to a few.
+    for brand in Brand.objects.all():
+        templates = dict(RewardTemplate.objects.filter(brand=brand).values_list("name", "trigger"))
+        assert templates == {"Birthday treat": "birthday", "Welcome": "manual"}
+        assert CustomerReward.objects.filter(brand=brand, template__name="Welcome").exists()
     assert (
         set(Order.objects.values_list("pk", "payment_status", "total", "created_at"))
         == first_orders

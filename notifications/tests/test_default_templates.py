@@ -32,6 +32,7 @@ from notifications.services import template_context
 from orders.models import Order
 from orders.services.payment import order_set_payment_status
 from rewards.services import RewardSpec, reward_issue
+from rewards.sweeps import expiring_rewards_notify
 from rules.models import Event
 from rules.tests.factories import committed, make_rule, vip_label
 
@@ -159,6 +160,7 @@ def test_default_templates_render_the_payloads_the_code_really_sends(a):
         idempotency_key="templates:reward",
         source="staff",
     )
+    assert expiring_rewards_notify(now=timezone.now() + timedelta(days=28)) == 1  # expiring
 
     notifications = {}
     for notification in Notification.objects.filter(customer=a.customer).order_by("pk"):
@@ -194,6 +196,11 @@ def test_default_templates_render_the_payloads_the_code_really_sends(a):
     assert "Early bird" in notifications["loyalty.badge.awarded"].inbox_message.subject
     reward = notifications["loyalty.reward.issued"]
     assert reward.payload["code"] in reward.inbox_message.body
+    expiring_reward = notifications["loyalty.reward.expiring"]
+    assert expiring_reward.payload["code"] in expiring_reward.inbox_message.body
+    assert expiring_reward.payload["valid_until"][:10] in expiring_reward.inbox_message.subject + (
+        expiring_reward.inbox_message.body
+    )
     assert notifications["rules.vip_welcome"].payload["rule"] == "VIP welcome"
     rejected = notifications["loyalty.redemption.rejected"].inbox_message.body
     assert "Scarf was not approved: It is out of season." in rejected

@@ -72,7 +72,8 @@ class RuleActionSerializer(serializers.Serializer):
         '{"amount": "5.00"} (optional "max_amount", "base": "remaining"|"subtotal"); '
         'ADD_LABEL / REMOVE_LABEL {"label": "<customer label name>"}; AWARD_BONUS_POINTS '
         '{"points": 100, "reason": "..."}; NOTIFY {"event": "rules.vip_welcome", "payload": {}}; '
-        'AWARD_BADGE {"badge": <id of a badge of the rule\'s brand>}.',
+        'AWARD_BADGE {"badge": <id of a badge of the rule\'s brand>}; ISSUE_REWARD '
+        '{"template": <id of an active reward template of the rule\'s brand>}.',
     )
     position = serializers.IntegerField(
         min_value=0, max_value=32767, required=False, help_text="Order within the rule."

@@ -112,6 +112,8 @@ def rule_action_check(
             )
     if action_type == "AWARD_BADGE":
         _badge_check(brand_id=brand_id, badge_id=clean["badge"])
+    if action_type == "ISSUE_REWARD":
+        _reward_template_check(brand_id=brand_id, template_id=clean["template"])
     return clean
 
 
@@ -125,6 +127,18 @@ def _badge_check(*, brand_id: int | None, badge_id: int) -> None:
         raise _invalid("No badge with this id in the rule's brand.", "action_params")
     if not badge.is_active:
         raise _invalid(f"The badge {badge.name!r} is not active.", "action_params")
+
+
+def _reward_template_check(*, brand_id: int | None, template_id: int) -> None:
+    from rewards.models import RewardTemplate
+
+    if brand_id is None:
+        raise _invalid("A rule for every brand cannot issue a brand's reward.", "action_params")
+    template = RewardTemplate.objects.filter(pk=template_id, brand_id=brand_id).first()
+    if template is None:
+        raise _invalid("No reward with this id in the rule's brand.", "action_params")
+    if not template.is_active:
+        raise _invalid(f"The reward {template.name!r} is not active.", "action_params")
 
 
 def _event_of(rule: Rule) -> str | None:
