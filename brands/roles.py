@@ -28,6 +28,7 @@ PRODUCT_APPS = [
     "loyalty_management",
     "rules",
     "wallets",
+    "campaigns",
 ]
 LOYALTY = "loyalty_management"
 # Adding a ledger transaction is how staff adjust points (through the service, with a reason);
@@ -50,6 +51,13 @@ WALLET_ADJUST = [("wallets", "wallet", VIEW), ("wallets", "wallettransaction", [
 WALLET_VIEW = [("wallets", "wallet", VIEW), ("wallets", "wallettransaction", VIEW)]
 
 # Rules, their parts and triggers are edited; the firing log is a record, read only.
+# Cross-brand campaigns are edited by their owner brand's staff; progress is derived: read only.
+CAMPAIGNS_EDIT = [
+    ("campaigns", "crossbrandcampaign", ALL),
+    ("campaigns", "campaignprogress", VIEW),
+    ("campaigns", "campaignorder", VIEW),
+]
+
 RULES_EDIT = [
     ("rules", "ruletrigger", ALL),
     ("rules", "rule", ALL),
@@ -107,6 +115,7 @@ ROLE_PERMISSIONS: dict[str, RolePermissions] = {
         *CATALOGUE_EDIT,
         *RULES_EDIT,
         *WALLET_ADJUST,
+        *CAMPAIGNS_EDIT,
     ],
     MARKETING_MANAGER: [
         ("labels", "label", ALL),
@@ -134,6 +143,7 @@ ROLE_PERMISSIONS: dict[str, RolePermissions] = {
         *CATALOGUE_EDIT,
         *RULES_EDIT,
         *WALLET_VIEW,
+        *CAMPAIGNS_EDIT,
     ],
     STORE_MANAGER: [
         ("orders", "order", ["add", "change", "view"]),

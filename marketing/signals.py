@@ -6,6 +6,9 @@ the loyalty work its change calls for, once the transaction commits.
 - refunded or partially refunded (a new status or a new refunded amount), or a paid order
   cancelled: reverse what it no longer keeps, points and cashback.
 
+Either way, an order with a customer also has its cross-brand campaign progress recorded again
+(`campaigns.record_order`, which reads the order's current state: paid adds, refunds lower).
+
 The work goes through the outbox (`core.outbox`): it is written with the order's change and
 sent after the commit, so a broker that is down delays it and loses nothing.
 """
@@ -39,10 +42,16 @@ BADGES_TASK = "loyalty_management.evaluate_customer_badges"
 REVERSE_TASK = "marketing.reverse_loyalty_points_for_order"
 CASHBACK_CREDIT_TASK = "marketing.credit_cashback_for_order"
 CASHBACK_REVERSE_TASK = "marketing.reverse_cashback_for_order"
+CAMPAIGN_TASK = "campaigns.record_order"
 
 
 def _enqueue(task: str, order_id: int) -> None:
     outbox_enqueue(task=task, kwargs={"order_id": order_id})
+
+
+def _enqueue_campaigns(order: Order) -> None:
+    if order.customer_id is not None:
+        _enqueue(CAMPAIGN_TASK, order.pk)
 
 
 def _enqueue_paid(order: Order) -> None:
@@ -61,6 +70,7 @@ def _enqueue_paid(order: Order) -> None:
                 "order_id": order.pk,
             },
         )
+    _enqueue_campaigns(order)
 
 
 @receiver(post_save, sender=Order, dispatch_uid="marketing.enqueue_loyalty_work")
@@ -86,3 +96,4 @@ def enqueue_loyalty_work(sender, instance: Order, created: bool, raw=False, **kw
         _enqueue(REVERSE_TASK, instance.pk)
         if instance.cashback_total > 0:
             _enqueue(CASHBACK_REVERSE_TASK, instance.pk)
+        _enqueue_campaigns(instance)
