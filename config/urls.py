@@ -22,6 +22,7 @@ api_v1 = [
     path("", include("rules.api.urls")),
     path("", include("accounts.api.urls")),
     path("", include("wallets.api.urls")),
+    path("", include("campaigns.api.urls")),
 ]
 
 # Redoc styles its page from script (styled-components) and runs its search in a worker made
