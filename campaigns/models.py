@@ -214,4 +214,4 @@ class CampaignProgress(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"Customer {self.customer_id} in {self.campaign_id}"
+        return f"Progress of customer {self.customer_id}"
