@@ -320,10 +320,14 @@ def _reward_issue(
         template = campaign.reward_template
         spec = reward_spec(template)
     elif campaign.reward_kind == Kind.POINTS:
-        spec = RewardSpec(name=campaign.name, kind=RewardKind.POINTS, points=campaign.reward_points)
+        spec = RewardSpec(
+            name=campaign.reward_description, kind=RewardKind.POINTS, points=campaign.reward_points
+        )
     else:
         spec = RewardSpec(
-            name=campaign.name, kind=RewardKind.WALLET_CREDIT, amount=campaign.reward_amount
+            name=campaign.reward_description,
+            kind=RewardKind.WALLET_CREDIT,
+            amount=campaign.reward_amount,
         )
     customer = progress.customer
     try:

@@ -241,7 +241,7 @@ def test_progress_per_customer_masks_email_by_role(a, b, campaign):
     ]
     assert rows[0]["customer_email"] == a.customer.email
     assert rows[0]["spend_by_brand"] == {str(a.brand.pk): "25.00", str(b.brand.pk): "25.00"}
-    assert rows[0]["reward_name"] == "Across town"
+    assert rows[0]["reward_name"] == "50 points"
 
     marketing = token_client(staff_user("mm", role=MARKETING_MANAGER, brands=[a.brand]))
     masked = marketing.get(url).json()["results"][0]["customer_email"]
