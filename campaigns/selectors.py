@@ -139,6 +139,14 @@ def _customer_progress(
     )
 
 
+def order_may_count(*, brand_id: int, at: datetime) -> bool:
+    """Whether an order of the brand paid at `at` belongs to an active campaign (one query):
+    the payment receivers enqueue its record only then."""
+    return CrossBrandCampaign.objects.filter(
+        is_active=True, brands=brand_id, starts_at__lte=at, ends_at__gt=at
+    ).exists()
+
+
 def campaigns_for_staff(*, user) -> QuerySet[CrossBrandCampaign]:
     """The campaigns whose owner brand the staff user works for."""
     queryset = (

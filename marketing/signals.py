@@ -6,8 +6,9 @@ the loyalty work its change calls for, once the transaction commits.
 - refunded or partially refunded (a new status or a new refunded amount), or a paid order
   cancelled: reverse what it no longer keeps, points and cashback.
 
-Either way, an order with a customer also has its cross-brand campaign progress recorded again
-(`campaigns.record_order`, which reads the order's current state: paid adds, refunds lower).
+Either way, an order with a customer that may count towards an active cross-brand campaign has
+its progress recorded again (`campaigns.record_order`, which reads the order's current state:
+paid adds, refunds lower).
 
 The work goes through the outbox (`core.outbox`): it is written with the order's change and
 sent after the commit, so a broker that is down delays it and loses nothing.
@@ -16,6 +17,7 @@ sent after the commit, so a broker that is down delays it and loses nothing.
 from django.db.models.signals import post_save, pre_save
 from django.dispatch import receiver
 
+from campaigns.selectors import order_may_count
 from core.outbox import outbox_enqueue
 from marketing.services import EARNING_STATUSES
 from orders.models import Order
@@ -50,7 +52,9 @@ def _enqueue(task: str, order_id: int) -> None:
 
 
 def _enqueue_campaigns(order: Order) -> None:
-    if order.customer_id is not None:
+    """Record the order's cross-brand campaign progress when it may count towards one."""
+    at = order.paid_at or order.created_at
+    if order.customer_id is not None and order_may_count(brand_id=order.brand_id, at=at):
         _enqueue(CAMPAIGN_TASK, order.pk)
 
 

@@ -6,6 +6,7 @@ from decimal import Decimal
 import pytest
 from django.conf import settings
 
+from brands.tests.factories import BrandFactory
 from campaigns.models import CampaignOrder, CampaignProgress
 from campaigns.tasks import process_cross_brand_accumulation_task, record_order_task
 from campaigns.tests.factories import make_campaign, paid_order
@@ -52,10 +53,17 @@ def test_paid_and_refunded_orders_enqueue_the_record_in_their_transaction(
     assert _campaign_messages(first) == 3
 
 
-def test_an_order_without_a_customer_enqueues_nothing(a, django_capture_on_commit_callbacks):
+def test_orders_that_cannot_count_enqueue_nothing(a, b, django_capture_on_commit_callbacks):
+    # No campaign at brand A yet; then one at brand B only; and an order without a customer
     with django_capture_on_commit_callbacks(execute=True):
-        order = paid_order(tenant=a, customer=None)
-    assert _campaign_messages(order) == 0
+        before = paid_order(tenant=a, customer=a.customer)
+    LoyaltyProgramFactory(brand=b.brand)
+    other = BrandFactory(slug="other", name="Other")
+    make_campaign(owner=b.brand, brands=[other])
+    with django_capture_on_commit_callbacks(execute=True):
+        elsewhere = paid_order(tenant=a, customer=a.customer)
+        anonymous = paid_order(tenant=b, customer=None)
+    assert [_campaign_messages(o) for o in (before, elsewhere, anonymous)] == [0, 0, 0]
 
 
 def test_duplicate_deliveries_of_the_task_issue_the_reward_once(a, b):
