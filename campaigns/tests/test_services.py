@@ -5,6 +5,8 @@ from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from brands.tests.factories import BrandFactory
@@ -342,3 +344,25 @@ def test_the_sweep_leaves_campaigns_ended_more_than_a_day_ago(a, b, program):
     assert process_cross_brand_accumulation(now=later).campaigns == 0
     assert process_cross_brand_accumulation(now=later - timedelta(seconds=2)).orders_recorded == 1
     assert CampaignOrder.objects.get(order=order).amount == D("25.00")
+
+
+def test_recording_an_order_costs_a_fixed_number_of_queries_per_campaign(
+    a, b, program, django_assert_max_num_queries
+):
+    # Given one campaign, then three, that an order counts towards
+    make_campaign(owner=a.brand, brands=[b.brand])
+    first = paid_order(tenant=a, customer=a.customer)
+    with CaptureQueriesContext(connection) as one:
+        campaign_order_record(order_id=first.pk)
+    for index in range(2):
+        make_campaign(owner=a.brand, brands=[b.brand], name=f"More {index}")
+    second = paid_order(tenant=a, customer=a.customer)
+
+    # Then each more campaign costs the same few queries (lock, row, recompute), no more
+    with CaptureQueriesContext(connection) as three:
+        campaign_order_record(order_id=second.pk)
+    per_campaign = (len(three) - len(one)) / 2
+    assert per_campaign <= 7, [q["sql"][:80] for q in three.captured_queries]
+    assert len(one) <= 12, [q["sql"][:80] for q in one.captured_queries]
+    with django_assert_max_num_queries(len(three)):
+        campaign_order_record(order_id=second.pk)  # a replay costs no more
