@@ -29,6 +29,7 @@ PRODUCT_APPS = [
     "rules",
     "wallets",
     "rewards",
+    "campaigns",
 ]
 LOYALTY = "loyalty_management"
 # Adding a ledger transaction is how staff adjust points (through the service, with a reason);
@@ -51,6 +52,13 @@ WALLET_ADJUST = [("wallets", "wallet", VIEW), ("wallets", "wallettransaction", [
 WALLET_VIEW = [("wallets", "wallet", VIEW), ("wallets", "wallettransaction", VIEW)]
 
 # Rules, their parts and triggers are edited; the firing log is a record, read only.
+# Cross-brand campaigns are edited by their owner brand's staff; progress is derived: read only.
+CAMPAIGNS_EDIT = [
+    ("campaigns", "crossbrandcampaign", ALL),
+    ("campaigns", "campaignprogress", VIEW),
+    ("campaigns", "campaignorder", VIEW),
+]
+
 RULES_EDIT = [
     ("rules", "ruletrigger", ALL),
     ("rules", "rule", ALL),
@@ -116,6 +124,7 @@ ROLE_PERMISSIONS: dict[str, RolePermissions] = {
         *RULES_EDIT,
         *WALLET_ADJUST,
         *REWARDS_EDIT,
+        *CAMPAIGNS_EDIT,
     ],
     MARKETING_MANAGER: [
         ("labels", "label", ALL),
@@ -144,6 +153,7 @@ ROLE_PERMISSIONS: dict[str, RolePermissions] = {
         *RULES_EDIT,
         *WALLET_VIEW,
         *REWARDS_EDIT,
+        *CAMPAIGNS_EDIT,
     ],
     STORE_MANAGER: [
         ("orders", "order", ["add", "change", "view"]),

@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "rules",
     "wallets",
     "rewards",
+    "campaigns",
 ]
 
 MIDDLEWARE = [
@@ -582,6 +583,16 @@ CELERY_BEAT_SCHEDULE["rewards-issue-birthday-rewards"] = {
 CELERY_BEAT_SCHEDULE["rewards-expire-rewards"] = {
     "task": "rewards.expire_rewards",
     "schedule": crontab(minute=REWARD_EXPIRY_MINUTE, hour=REWARD_EXPIRY_HOUR),
+}
+# --- Cross-brand campaigns ---------------------------------------------------------------------
+# Progress is recorded when an order is paid or refunded (`campaigns.record_order`, through the
+# outbox); `campaigns.process_cross_brand_accumulation` is the safety net, hourly at :25 UTC: it
+# records what a lost delivery missed (campaigns live, or ended less than a day ago) and issues
+# the rewards due. Customers' `GET /api/v1/campaigns/me/` counts under the `campaigns` scope.
+THROTTLE_RATES["campaigns"] = os.environ.get("THROTTLE_RATE_CAMPAIGNS", "120/minute")
+CELERY_BEAT_SCHEDULE["campaigns-process-cross-brand-accumulation"] = {
+    "task": "campaigns.process_cross_brand_accumulation",
+    "schedule": crontab(minute="25"),  # hourly at :25
 }
 
 # --- Logging and error reporting --------------------------------------------------------------

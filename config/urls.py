@@ -23,6 +23,7 @@ api_v1 = [
     path("", include("accounts.api.urls")),
     path("", include("wallets.api.urls")),
     path("", include("rewards.api.urls")),
+    path("", include("campaigns.api.urls")),
 ]
 
 # Redoc styles its page from script (styled-components) and runs its search in a worker made

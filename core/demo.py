@@ -793,6 +793,35 @@ def _seed_rewards(brands: dict[str, Brand], result: DemoResult) -> None:
             result.created["rewards issued"] += created
 
 
+def _seed_campaign(brands: dict[str, Brand], result: DemoResult) -> None:
+    """One cross-brand campaign of the first brand across every demo brand (live from 60 days
+    ago for 30 more days: 20.00 at each of two brands gives 200 points), then the safety-net
+    sweep counts the paid orders already in its period and issues the rewards due."""
+    from campaigns.models import CrossBrandCampaign
+    from campaigns.services import campaign_save, process_cross_brand_accumulation
+
+    owner = brands[BRANDS[0].slug]
+    if not CrossBrandCampaign.objects.filter(brand=owner, name="Across the group").exists():
+        now = timezone.now()
+        campaign_save(
+            brand=owner,
+            data={
+                "name": "Across the group",
+                "description": "Spend 20.00 at two of our brands and get 200 points.",
+                "brands": list(brands.values()),
+                "starts_at": now - timedelta(days=60),
+                "ends_at": now + timedelta(days=30),
+                "requirement": CrossBrandCampaign.Requirement.EACH_BRAND,
+                "min_spend_per_brand": Decimal("20.00"),
+                "min_brands": 2,
+                "reward_kind": CrossBrandCampaign.RewardKind.POINTS,
+                "reward_points": 200,
+            },
+        )
+        result.created["campaigns"] += 1
+    result.created["campaign rewards"] += process_cross_brand_accumulation().rewards_issued
+
+
 def _slug(name: str) -> str:
     return name.lower().replace(" ", "-")
 
@@ -834,6 +863,8 @@ def demo_seed(
     # missing (everything, when no task ran, as in a test's transaction).
     with transaction.atomic():
         _seed_loyalty_points()
+        # Before the badges and wallets, which go to the members with the most points.
+        _seed_campaign(brands, result)
         _seed_badges(brands, get_user_model().objects.filter(username="admin").first(), result)
         _seed_wallets(brands, result)
         _seed_reward_codes_catalogue(brands, result)

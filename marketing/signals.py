@@ -6,6 +6,10 @@ the loyalty work its change calls for, once the transaction commits.
 - refunded or partially refunded (a new status or a new refunded amount), or a paid order
   cancelled: reverse what it no longer keeps, points and cashback.
 
+Either way, an order with a customer that may count towards an active cross-brand campaign has
+its progress recorded again (`campaigns.record_order`, which reads the order's current state:
+paid adds, refunds lower).
+
 The work goes through the outbox (`core.outbox`): it is written with the order's change and
 sent after the commit, so a broker that is down delays it and loses nothing.
 """
@@ -13,6 +17,7 @@ sent after the commit, so a broker that is down delays it and loses nothing.
 from django.db.models.signals import post_save, pre_save
 from django.dispatch import receiver
 
+from campaigns.selectors import order_may_count
 from core.outbox import outbox_enqueue
 from marketing.services import EARNING_STATUSES
 from orders.models import Order
@@ -39,10 +44,18 @@ BADGES_TASK = "loyalty_management.evaluate_customer_badges"
 REVERSE_TASK = "marketing.reverse_loyalty_points_for_order"
 CASHBACK_CREDIT_TASK = "marketing.credit_cashback_for_order"
 CASHBACK_REVERSE_TASK = "marketing.reverse_cashback_for_order"
+CAMPAIGN_TASK = "campaigns.record_order"
 
 
 def _enqueue(task: str, order_id: int) -> None:
     outbox_enqueue(task=task, kwargs={"order_id": order_id})
+
+
+def _enqueue_campaigns(order: Order) -> None:
+    """Record the order's cross-brand campaign progress when it may count towards one."""
+    at = order.paid_at or order.created_at
+    if order.customer_id is not None and order_may_count(brand_id=order.brand_id, at=at):
+        _enqueue(CAMPAIGN_TASK, order.pk)
 
 
 def _enqueue_paid(order: Order) -> None:
@@ -61,6 +74,7 @@ def _enqueue_paid(order: Order) -> None:
                 "order_id": order.pk,
             },
         )
+    _enqueue_campaigns(order)
 
 
 @receiver(post_save, sender=Order, dispatch_uid="marketing.enqueue_loyalty_work")
@@ -86,3 +100,4 @@ def enqueue_loyalty_work(sender, instance: Order, created: bool, raw=False, **kw
         _enqueue(REVERSE_TASK, instance.pk)
         if instance.cashback_total > 0:
             _enqueue(CASHBACK_REVERSE_TASK, instance.pk)
+        _enqueue_campaigns(instance)

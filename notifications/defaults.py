@@ -149,6 +149,24 @@ DEFAULT_TEMPLATES: dict[str, DefaultTemplate] = {
             "{% if code %} Your code is {{ code }}.{% endif %}"
         ),
     ),
+    # campaigns.services._reward_issue: campaign_id, campaign, reward_id, reward, kind, points,
+    # amount, code.
+    "loyalty.campaign.completed": DefaultTemplate(
+        subject="You completed {{ campaign }}",
+        email_body=(
+            f"{GREETING}\n\n"
+            "You completed the campaign {{ campaign }}: thank you for shopping with us and "
+            "our partner brands.\n\n"
+            "Your reward: {{ reward }}."
+            "{% if code %} Use the code {{ code }} with your next order.{% endif %}"
+            "{% if points %} {{ points }} points are in your account.{% endif %}\n\n"
+            f"{SIGNATURE}"
+        ),
+        inbox_body=(
+            "You completed {{ campaign }}. Your reward: {{ reward }}."
+            "{% if code %} Your code is {{ code }}.{% endif %}"
+        ),
+    ),
     "rules.vip_welcome": DefaultTemplate(
         # A global rule (the VIP example is one) notifies without a brand.
         subject=("Welcome to {% if brand %}the {{ brand.name }}{% else %}our{% endif %} VIP club"),

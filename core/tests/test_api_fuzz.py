@@ -35,6 +35,8 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from brands.models import PosDevice
+from campaigns.services import campaign_order_record
+from campaigns.tests.factories import make_campaign, paid_order
 from core.tests.api_world import ERROR_KEYS, assert_error, build_tenant, staff_user
 from labels.tests.factories import LabelFactory
 from loyalty_management.services.badges import badge_definition_save
@@ -211,6 +213,13 @@ def build_world() -> World:
         messages.append(notification.inbox_message.pk)
     vip_example_install()
     tenants = (a, b)
+    # A campaign of each brand across both, with some progress of brand A's customer.
+    campaigns = [
+        make_campaign(owner=t.brand, brands=[a.brand, b.brand], name=f"Across {t.brand.slug}").pk
+        for t in tenants
+    ]
+    for tenant in tenants:
+        campaign_order_record(order_id=paid_order(tenant=tenant, customer=a.customer).pk)
     wallets = [
         wallet_credit(
             customer=t.customer,
@@ -237,6 +246,7 @@ def build_world() -> World:
         "redemption-items": items,
         "templates": reward_templates,
         "rewards": rewards,
+        "campaigns": campaigns,
     }
     values = {
         "brand": [t.brand.slug for t in tenants],
@@ -244,6 +254,7 @@ def build_world() -> World:
         "store": [t.store.code for t in tenants],
         "customer": path_ids["customers"],
         "customers": [path_ids["customers"]],
+        "brands": [[t.brand.slug for t in tenants]],
         "product": products,
         "item": items,
         "template": reward_templates,

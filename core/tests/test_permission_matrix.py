@@ -22,7 +22,9 @@ from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 
 from brands.roles import ROLE_PERMISSIONS
-from brands.tests.factories import StoreFactory, make_device
+from brands.tests.factories import BrandFactory, StoreFactory, make_device
+from campaigns.models import CrossBrandCampaign
+from campaigns.tests.factories import make_campaign
 from core.tests.api_world import build_tenant, staff_user
 from customers.services import customer_create, customer_link_brand
 from labels.models import CustomerLabel
@@ -121,6 +123,7 @@ BODIES = {
     ("PATCH", "/api/v1/loyalty/redemption-items/{item_id}/"): {"name": "Changed"},
     ("PATCH", "/api/v1/rewards/templates/{template_id}/"): {"name": "Changed"},
     ("POST", "/api/v1/rewards/templates/{template_id}/issue/"): "customer-reason",
+    ("PATCH", "/api/v1/campaigns/{campaign_id}/"): {"name": "Changed"},
 }
 # A list's model, for the role expectations: (app_label, model).
 LIST_MODELS = {
@@ -141,6 +144,7 @@ LIST_MODELS = {
     "/api/v1/loyalty/redemption-categories/": ("loyalty_management", "redemptioncategory"),
     "/api/v1/rewards/templates/": ("rewards", "rewardtemplate"),
     "/api/v1/rewards/": ("rewards", "customerreward"),
+    "/api/v1/campaigns/": ("campaigns", "crossbrandcampaign"),
 }
 
 
@@ -216,7 +220,11 @@ def _brand_objects(tenant, key: str, template) -> dict[str, int]:
         idempotency_key=f"matrix-{key}",
         source="staff",
     )
+    # A campaign of the tenant's brand with a partner brand of its own (not the other tenant).
+    partner = BrandFactory(slug=f"partner-{key}", name=f"Partner {key.upper()}")
+    campaign = make_campaign(owner=tenant.brand, brands=[partner], name=f"Campaign {key}")
     return {
+        "campaigns": campaign.pk,
         "categories": tenant.root_category.pk,
         "customers": tenant.customer.pk,
         "labels": label.pk,
@@ -263,6 +271,7 @@ def _snapshot(b_ids: dict[str, int]) -> tuple:
         list(RewardTemplate.objects.filter(pk=b_ids["templates"]).values_list("name", "is_active")),
         list(CustomerReward.objects.filter(pk=b_ids["rewards"]).values_list("status")),
         CustomerReward.objects.filter(brand__slug="brand-b").count(),
+        list(CrossBrandCampaign.objects.filter(pk=b_ids["campaigns"]).values_list("name")),
     )
 
 

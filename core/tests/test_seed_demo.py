@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from brands.models import Brand, PosDevice, Store
 from brands.services import pos_device_authenticate
+from campaigns.models import CampaignOrder, CampaignProgress, CrossBrandCampaign
 from catalog.models import Category, Product
 from core.demo import VIP_COUNT, VIP_LABEL
 from customers.models import Customer, CustomerBrand
@@ -75,6 +76,10 @@ MODELS = [
     NotificationTemplate,
     Notification,
     InboxMessage,
+    CrossBrandCampaign,
+    CampaignOrder,
+    CampaignProgress,
+    CustomerReward,
 ]
 KEY_PATTERN = re.compile(r"pos_[0-9a-f]{12}_[A-Za-z0-9_\-]+")
 
@@ -150,6 +155,17 @@ def test_seed_demo_builds_a_realistic_demo():
     assert Rule.objects.filter(name=VIP_RULE["name"], status=Rule.Status.ENABLED).exists()
     assert not Order.objects.filter(discount_total__gt=0).exists()
     assert Order.objects.filter(cashback_total__gt=0).exists()
+    # One cross-brand campaign across both brands, with the paid orders of its period counted.
+    campaign = CrossBrandCampaign.objects.get()
+    assert campaign.brands.count() == 2
+    counted = CampaignOrder.objects.filter(campaign=campaign)
+    assert counted.exists()
+    assert CampaignProgress.objects.filter(campaign=campaign).count() == (
+        counted.values("customer").distinct().count()
+    )
+    assert CustomerReward.objects.filter(source="campaign").count() == (
+        CampaignProgress.objects.filter(is_met=True).count()
+    )
 
 
 def test_printed_logins_and_device_keys_work(client):

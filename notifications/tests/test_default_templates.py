@@ -13,6 +13,9 @@ from django.core.management import call_command
 from django.template.base import VariableNode
 from django.utils import timezone
 
+from brands.tests.factories import BrandFactory
+from campaigns.services import campaign_order_record, campaign_save
+from catalog.tests.factories import ProductFactory
 from labels.services import label_assign_customer
 from loyalty_management.models import LoyaltyProgram, RedemptionItem
 from loyalty_management.services.badges import badge_award_by_staff, badge_definition_save
@@ -31,6 +34,7 @@ from notifications.rendering import compile_template
 from notifications.services import template_context
 from orders.models import Order
 from orders.services.payment import order_set_payment_status
+from orders.tests.factories import place_order
 from rewards.services import RewardSpec, reward_issue
 from rewards.sweeps import expiring_rewards_notify
 from rules.models import Event
@@ -162,6 +166,26 @@ def test_default_templates_render_the_payloads_the_code_really_sends(a):
     )
     assert expiring_rewards_notify(now=timezone.now() + timedelta(days=28)) == 1  # expiring
 
+    partner = BrandFactory(slug="partner", name="Partner")
+    campaign_save(
+        brand=a.brand,
+        data={
+            "name": "Across town",
+            "brands": [partner],
+            "starts_at": timezone.now() - timedelta(days=1),
+            "ends_at": timezone.now() + timedelta(days=1),
+            "requirement": "each_brand",
+            "min_spend_per_brand": Decimal("10.00"),
+            "min_brands": 2,
+            "reward_kind": "points",
+            "reward_points": 20,
+        },
+    )
+    for brand, product in ((a.brand, a.product), (partner, ProductFactory(brand=partner))):
+        paid = place_order(brand=brand, products_and_quantities=[(product, 1)], customer=a.customer)
+        order_set_payment_status(order_id=paid.pk, to_status=Order.PaymentStatus.PAID)
+        campaign_order_record(order_id=paid.pk)  # campaign completed
+
     notifications = {}
     for notification in Notification.objects.filter(customer=a.customer).order_by("pk"):
         notifications.setdefault(notification.event, notification)
@@ -202,6 +226,9 @@ def test_default_templates_render_the_payloads_the_code_really_sends(a):
         expiring_reward.inbox_message.body
     )
     assert notifications["rules.vip_welcome"].payload["rule"] == "VIP welcome"
+    completed = notifications["loyalty.campaign.completed"].inbox_message
+    assert completed.subject == "You completed Across town"
+    assert completed.body == "You completed Across town. Your reward: 20 points."
     rejected = notifications["loyalty.redemption.rejected"].inbox_message.body
     assert "Scarf was not approved: It is out of season." in rejected
     # The VIP rule is global: it notifies without a brand, and the text reads well anyway.
