@@ -92,7 +92,7 @@ class LoyaltyProgram(TimeStampedModel):
             ),
             models.CheckConstraint(
                 condition=Q(expiry_policy="never", expiry_days__isnull=True)
-                | Q(expiry_policy="after_days", expiry_days__gt=0),
+                | Q(expiry_policy="after_days", expiry_days__isnull=False, expiry_days__gt=0),
                 name="loyalty_program_expiry_days_match_policy",
                 violation_error_message=(
                     "Give expiry days (above 0) with the after-days policy, and none without it."
@@ -477,6 +477,7 @@ class BadgeDefinition(TimeStampedModel):
                 condition=(
                     Q(
                         kind="order_count",
+                        order_count__isnull=False,
                         order_count__gt=0,
                         store_count__isnull=True,
                         spend_amount__isnull=True,
@@ -484,6 +485,7 @@ class BadgeDefinition(TimeStampedModel):
                     )
                     | Q(
                         kind="store_count",
+                        store_count__isnull=False,
                         store_count__gt=0,
                         order_count__isnull=True,
                         spend_amount__isnull=True,
@@ -491,6 +493,7 @@ class BadgeDefinition(TimeStampedModel):
                     )
                     | Q(
                         kind="lifetime_spend",
+                        spend_amount__isnull=False,
                         spend_amount__gt=0,
                         order_count__isnull=True,
                         store_count__isnull=True,
@@ -708,15 +711,22 @@ class RedemptionItem(TimeStampedModel):
                 violation_error_message="An item costs at least 1 point.",
             ),
             models.CheckConstraint(
-                condition=Q(kind="wallet_credit", wallet_amount__gt=0, **_NO_CODE)
+                condition=Q(
+                    kind="wallet_credit",
+                    wallet_amount__isnull=False,
+                    wallet_amount__gt=0,
+                    **_NO_CODE,
+                )
                 | Q(kind="physical", wallet_amount__isnull=True, **_NO_CODE)
                 | Q(
                     kind="discount_amount",
+                    discount_amount__isnull=False,
                     discount_amount__gt=0,
                     **_code_fields("discount_amount"),
                 )
                 | Q(
                     kind="discount_percentage",
+                    discount_percentage__isnull=False,
                     discount_percentage__gt=0,
                     discount_percentage__lte=100,
                     **_code_fields("discount_percentage"),
@@ -732,7 +742,12 @@ class RedemptionItem(TimeStampedModel):
             ),
             models.CheckConstraint(
                 condition=Q(limit_per_period__isnull=True, period_days__isnull=True)
-                | Q(limit_per_period__gt=0, period_days__gt=0),
+                | Q(
+                    limit_per_period__isnull=False,
+                    limit_per_period__gt=0,
+                    period_days__isnull=False,
+                    period_days__gt=0,
+                ),
                 name="loyalty_redemption_item_period_limit_complete",
                 violation_error_message="A limit per period needs both the limit and the days.",
             ),

@@ -36,6 +36,7 @@ def _fields_match_kind(prefix: str) -> models.CheckConstraint:
     return models.CheckConstraint(
         condition=Q(
             kind="discount_amount",
+            amount__isnull=False,
             amount__gt=0,
             percentage__isnull=True,
             product__isnull=True,
@@ -44,6 +45,7 @@ def _fields_match_kind(prefix: str) -> models.CheckConstraint:
         | Q(
             kind="discount_percentage",
             amount__isnull=True,
+            percentage__isnull=False,
             percentage__gt=0,
             percentage__lte=100,
             product__isnull=True,
@@ -61,10 +63,12 @@ def _fields_match_kind(prefix: str) -> models.CheckConstraint:
             amount__isnull=True,
             percentage__isnull=True,
             product__isnull=True,
+            points__isnull=False,
             points__gt=0,
         )
         | Q(
             kind="wallet_credit",
+            amount__isnull=False,
             amount__gt=0,
             percentage__isnull=True,
             product__isnull=True,
