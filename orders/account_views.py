@@ -25,6 +25,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from brands.models import Brand
+from campaigns.selectors import campaign_progress_for_customer
 from core.api.throttling import ClientRateThrottle
 from core.errors import ApplicationError
 from customers.models import Customer
@@ -162,6 +163,7 @@ def account_page(request: HttpRequest) -> HttpResponse:
         "wallet": wallet,
         "movements": list(movements),
         "requested": RedemptionRequest.Status.REQUESTED,
+        "campaigns": campaign_progress_for_customer(customer=customer, brand=brand, now=now),
     }
     return render(request, "orders/account.html", context)
 

@@ -13,6 +13,8 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from brands.tests.factories import BrandFactory
+from campaigns.services import campaign_order_record
+from campaigns.tests.factories import make_campaign
 from catalog.tests.factories import ProductFactory
 from customers.services import customer_create
 from loyalty_management.models import (
@@ -28,6 +30,9 @@ from loyalty_management.services.ledger import (
 )
 from loyalty_management.services.redemptions import redemption_approve, redemption_request
 from loyalty_management.tests.factories import LoyaltyProgramFactory, TierFactory
+from orders.models import Order
+from orders.services.payment import order_set_payment_status
+from orders.tests.factories import place_order
 from orders.tests.test_basket_page import _Page
 from orders.views import BASKET_SESSION_KEY
 from rewards.models import CustomerReward, RewardKind
@@ -39,7 +44,7 @@ pytestmark = pytest.mark.django_db
 ACCOUNT = "/account/"
 PASSWORD = "pass-word-123"
 Status = RedemptionRequest.Status
-PAGE_QUERIES = 23
+PAGE_QUERIES = 24
 
 
 def give_points(account, points: int, key: str) -> None:
@@ -475,12 +480,37 @@ def test_history_is_paginated_newest_first(member, shop):
     assert member.get(f"{ACCOUNT}?page=99999999999999999999").status_code == 200
 
 
+def test_campaign_progress_says_what_is_missing_and_the_reward_once_completed(member, shop, a):
+    campaign = make_campaign(
+        owner=shop["brand"], brands=[a.brand], name="Across the group", reward_points=50
+    )
+    page = view(member)
+    row = page.text(f"campaign-{campaign.pk}")
+    assert "Spend at least 20.00 EUR at each of 2 of these brands" in row
+    assert "to get 50 points" in row
+    missing = page.text(f"campaign-{campaign.pk}-missing")
+    assert missing == "2 more brands to go, 40.00 EUR more to spend."
+
+    for tenant_brand in (shop["brand"], a.brand):
+        product = ProductFactory(brand=tenant_brand, price=Decimal("25.00"))
+        order = place_order(
+            brand=tenant_brand, products_and_quantities=[(product, 1)], customer=shop["customer"]
+        )
+        order_set_payment_status(order_id=order.pk, to_status=Order.PaymentStatus.PAID)
+        campaign_order_record(order_id=order.pk)
+
+    row = view(member).text(f"campaign-{campaign.pk}")
+    assert "Completed" in row and "Your reward: 50 points" in row
+    assert f"{a.brand.name}: 25.00 EUR (counts)" in row
+
+
 def test_the_page_reads_a_fixed_number_of_queries(
     member, shop, waiting, django_assert_max_num_queries
 ):
     """The query count does not grow with history, requests, rewards or wallet movements."""
     # session, user, customer, brand (4); programme and summary with badges (9); history
-    # count and page (2); catalogue (4); requests, rewards, wallet, wallet movements (4)
+    # count and page (2); catalogue (4); requests, rewards, wallet, wallet movements (4);
+    # campaigns (1 when the brand takes part in none)
     view(member)
     with django_assert_max_num_queries(PAGE_QUERIES) as few:
         view(member)

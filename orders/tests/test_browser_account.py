@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from brands.tests.factories import BrandFactory
+from campaigns.tests.factories import make_campaign
 from core.tests.browser import chromium_launch
 from customers.services import customer_create
 from loyalty_management.models import LoyaltyTransaction, RedemptionItem, RedemptionRequest
@@ -68,6 +69,11 @@ def test_a_customer_redeems_points_and_sees_their_code(live_server, width):
     RedemptionItem.objects.create(
         brand=brand, name="Bicycle", points_cost=9000, kind=RedemptionItem.Kind.PHYSICAL
     )
+    campaign = make_campaign(
+        owner=brand,
+        brands=[BrandFactory(slug=f"partner-{width}", name="Partner Bakery With A Long Name")],
+        name="Across the neighbourhood",
+    )
 
     with sync_playwright() as playwright:
         browser = chromium_launch(playwright)
@@ -93,6 +99,7 @@ def test_a_customer_redeems_points_and_sees_their_code(live_server, width):
             page.get_by_role("button", name="Sign in").click()
             page.wait_for_url(f"{live_server.url}/account/")
             before = page.locator("#points-available").inner_text()
+            campaign_missing = page.locator(f"#campaign-{campaign.pk}-missing").inner_text()
             progress = page.locator("#tier-progress-text").inner_text()
             code_box = page.locator(".code-box__code")
             shown_code = code_box.inner_text()
@@ -131,6 +138,7 @@ def test_a_customer_redeems_points_and_sees_their_code(live_server, width):
             browser.close()
 
     assert before == "120 points"
+    assert campaign_missing == "2 more brands to go, 40.00 EUR more to spend."
     assert progress == (
         "You earned 120 of the 500 points that Gold needs in the last 12 months: 380 points to go."
     )
