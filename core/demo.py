@@ -241,6 +241,8 @@ PAYMENT_METHODS = ("card", "card", "card", "cash", "mobile_wallet")
 class DemoResult:
     # Only what this run created: user, password, role; device and its key (shown once).
     logins: list[tuple[str, str, str]] = field(default_factory=list)
+    # A customer's storefront login: email, password, the brand whose top member it is.
+    storefront_logins: list[tuple[str, str, str]] = field(default_factory=list)
     devices: list[tuple[PosDevice, str]] = field(default_factory=list)
     created: Counter = field(default_factory=Counter)
 
@@ -822,6 +824,29 @@ def _seed_campaign(brands: dict[str, Brand], result: DemoResult) -> None:
     result.created["campaign rewards"] += process_cross_brand_accumulation().rewards_issued
 
 
+def _seed_storefront_login(brands: dict[str, Brand], password: str, result: DemoResult) -> None:
+    """A storefront login for the first brand's top member, so that `/account/` shows points, a
+    tier, badges, a code, the catalogue and a wallet out of the box (once: a member who has a
+    login keeps it as it is)."""
+    brand = brands[BRANDS[0].slug]
+    # The storefront opens at the brand a customer first knew: one whose first brand this is.
+    member = next(
+        (
+            customer
+            for customer in _top_members(brand, 20)
+            if customer.brand_links.order_by("first_seen_at", "id").first().brand_id == brand.pk
+        ),
+        None,
+    )
+    if member is None or member.user_id is not None or not member.email:
+        return
+    user = get_user_model().objects.create_user(
+        username=member.email, email=member.email, password=password
+    )
+    Customer.objects.filter(pk=member.pk).update(user=user)
+    result.storefront_logins.append((member.email, password, brand.name))
+
+
 def _slug(name: str) -> str:
     return name.lower().replace(" ", "-")
 
@@ -869,5 +894,6 @@ def demo_seed(
         _seed_wallets(brands, result)
         _seed_reward_codes_catalogue(brands, result)
         _seed_rewards(brands, result)
+        _seed_storefront_login(brands, password, result)
     result.created.update(_loyalty_counts() - loyalty_before)
     return result

@@ -301,5 +301,19 @@ def test_the_demo_notifies_with_the_default_templates_and_shows_loyalty_at_work(
 def test_logins_are_printed_last():
     lines = _seed().strip().splitlines()
 
-    assert lines[-4] == "Admin logins (/admin/):"
-    assert lines[-1].startswith("  nordfaden-admin / admin")
+    assert lines[-6] == "Admin logins (/admin/):"
+    assert lines[-3].startswith("  nordfaden-admin / admin")
+    assert lines[-2] == "Storefront login (/account/ and /basket/):"
+
+
+def test_the_printed_storefront_login_opens_the_account_page_with_points_and_a_code(client):
+    output = _seed()
+
+    email = output.strip().splitlines()[-1].split(" / ")[0].strip()
+    assert client.login(request=HttpRequest(), username=email, password="admin")
+    page = client.get("/account/").content.decode()
+    customer = Customer.objects.get(email=email)
+    reward = CustomerReward.objects.filter(customer=customer, code__isnull=False).first()
+    assert reward is not None and reward.code in page
+    assert "Redeem" in page and "Your wallet" in page
+    assert "Storefront login" not in _seed()  # a second run leaves the login as it is

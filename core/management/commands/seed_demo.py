@@ -67,3 +67,6 @@ class Command(BaseCommand):
                 self.stdout.write(f"  {username} / {password}  ({role})")
         else:
             self.stdout.write("Demo admin users exist already; their passwords were not changed.")
+        for email, password, brand in result.storefront_logins:
+            self.stdout.write("Storefront login (/account/ and /basket/):")
+            self.stdout.write(f"  {email} / {password}  ({brand}'s top member)")
