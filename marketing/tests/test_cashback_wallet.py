@@ -439,3 +439,28 @@ def test_the_api_sets_and_shows_where_the_cashback_goes(a):
     unknown = client.post(url, {**body, "cashback_to": "bank"}, format="json")
     assert unknown.status_code == 400
     assert "cashback_to" in unknown.json()["fields"]
+
+
+@pytest.mark.django_db
+def test_the_wallet_admin_shows_the_cashback_taken_back_and_not_recovered(a, client):
+    # Given brand A's wallet cashback on a paid order, mostly spent, then the order refunded
+    live(a.brand, type="cashback", params={"percent": "10"}, cashback_to=WALLET)
+    order = place_order(
+        brand=a.brand, products_and_quantities=[(a.product, 4)], customer=a.customer
+    )
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        pay(order)
+    wallet = wallet_of(a.customer, a.brand)
+    credited = wallet.balance
+    wallet_expire(wallet_id=wallet.pk, amount=credited - Decimal("1.00"), idempotency_key="spent")
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        refund(order)
+
+    # When brand A's staff open the wallet
+    client.force_login(a.staff)
+    page = client.get(f"/admin/wallets/wallet/{wallet.pk}/change/").content.decode()
+
+    # Then the claw-back step is listed, read-only, with what was not recovered
+    assert "Taken back" in page and "Not recovered" in page
+    assert str(credited) in page and str(credited - Decimal("1.00")) in page
+    assert 'name="clawbacks-0-owed"' not in page
