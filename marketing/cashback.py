@@ -274,7 +274,8 @@ def cashback_credit(*, order_id: int) -> CashbackCredited | None:
     """Credit the cashback a paid order earned, once: as points for the promotions that give
     points, to the customer's wallet at the brand for those that give wallet credit.
 
-    Idempotent: a second call returns the existing credits. When the order was already partly
+    Idempotent: a second call returns the existing credits, whatever the promotions' targets
+    say by then (where the cashback went is decided once). When the order was already partly
     refunded, the refunded share is taken back in the same transaction. Returns None, with a
     log line, when there is nothing to credit: the order is gone or not paid, has no customer
     or no cashback, or its cashback is all points and its brand has no active program or it
@@ -290,6 +291,14 @@ def cashback_credit(*, order_id: int) -> CashbackCredited | None:
     if order.customer is None:
         logger.info("Cashback: order %s has no customer; nothing credited.", order.pk)
         return None
+    # Credited already (both parts are written in one transaction under the order's lock): the
+    # same credits, even if a promotion's target was changed since.
+    credited_points = LoyaltyTransaction.objects.filter(order=order, kind=Kind.CASHBACK).first()
+    credited_wallet = tuple(
+        wallet_credits_for_order(order_id=order.pk, key_prefix=cashback_wallet_key_prefix(order.pk))
+    )
+    if credited_points is not None or credited_wallet:
+        return CashbackCredited(points=credited_points, wallet=credited_wallet)
     rows = _cashback_rows(order)
     points = _credit_points(order, rows.points) if rows.points else None
     wallet = _credit_wallet(order, rows.wallet) if rows.wallet else ()

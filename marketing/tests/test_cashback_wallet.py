@@ -117,6 +117,22 @@ def test_crediting_the_wallet_twice_credits_once(wallet_order, brand, customer):
 
 
 @pytest.mark.django_db
+def test_a_target_changed_after_the_credit_does_not_credit_again(wallet_order, brand, customer):
+    # Given a paid order whose cashback went to the wallet
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        pay(wallet_order)
+
+    # When the promotion is switched to points and the credit task is delivered again
+    Promotion.objects.filter(brand=brand, type="cashback").update(cashback_to="points")
+    again = cashback_credit(order_id=wallet_order.pk)
+
+    # Then nothing new is credited: where the cashback went was decided once
+    assert again.points is None and len(again.wallet) == 1
+    assert not LoyaltyTransaction.objects.filter(order=wallet_order, kind=Kind.CASHBACK).exists()
+    assert wallet_of(customer, brand).balance == Decimal("8.00")
+
+
+@pytest.mark.django_db
 def test_an_order_with_points_and_wallet_cashback_splits_them_by_target(brand, customer, program):
     # Given two stackable cashback promotions: 10% to points, 5% to the wallet; the program
     # credits 10 points per 1.00 of cashback
