@@ -48,8 +48,17 @@ CATALOGUE_EDIT = [
 
 # Wallets move only through their services: adding a ledger row is a manual adjustment (with a
 # reason, within WALLET_ADJUSTMENT_LIMITS); nobody changes or deletes one.
-WALLET_ADJUST = [("wallets", "wallet", VIEW), ("wallets", "wallettransaction", ["add", "view"])]
-WALLET_VIEW = [("wallets", "wallet", VIEW), ("wallets", "wallettransaction", VIEW)]
+# Claw-backs (credit taken back, e.g. the cashback of a refunded order) are records, read only.
+WALLET_ADJUST = [
+    ("wallets", "wallet", VIEW),
+    ("wallets", "wallettransaction", ["add", "view"]),
+    ("wallets", "walletclawback", VIEW),
+]
+WALLET_VIEW = [
+    ("wallets", "wallet", VIEW),
+    ("wallets", "wallettransaction", VIEW),
+    ("wallets", "walletclawback", VIEW),
+]
 
 # Rules, their parts and triggers are edited; the firing log is a record, read only.
 # Cross-brand campaigns are edited by their owner brand's staff; progress is derived: read only.

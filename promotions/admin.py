@@ -203,7 +203,7 @@ class PromotionAdmin(BrandScopedAdminMixin, admin.ModelAdmin):
     actions = ["activate", "pause", "end"]
     fieldsets = [
         (None, {"fields": ["brand", "name", "description", "type", "status", "priority"]}),
-        ("Stacking", {"fields": ["stacking", "target"]}),
+        ("Stacking", {"fields": ["stacking", "target", "cashback_to"]}),
         ("When", {"fields": ["starts_at", "ends_at", "days_of_week", "time_windows"]}),
         (
             "Where and who",

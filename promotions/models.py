@@ -43,6 +43,10 @@ class Promotion(TimeStampedModel):
         ITEMS = "items", "Items (item phase)"
         ORDER = "order", "Order (order phase, after item discounts)"
 
+    class CashbackTo(models.TextChoices):
+        POINTS = "points", "Loyalty points"
+        WALLET = "wallet", "Wallet credit at the brand"
+
     brand = models.ForeignKey("brands.Brand", on_delete=models.PROTECT, related_name="promotions")
     name = models.CharField(max_length=160)
     description = models.TextField(blank=True)
@@ -55,6 +59,16 @@ class Promotion(TimeStampedModel):
         choices=Target.choices,
         default=Target.ITEMS,
         help_text="For percent and amount discounts only.",
+    )
+    # Where a cashback promotion's cashback goes once the order is paid (`marketing.cashback`).
+    # Not compiled: the engines report how much cashback, not where it is credited.
+    cashback_to = models.CharField(
+        "cashback credited as",
+        max_length=8,
+        choices=CashbackTo.choices,
+        default=CashbackTo.POINTS,
+        help_text="For cashback promotions only: loyalty points, or credit in the customer's "
+        "wallet at the brand.",
     )
 
     # When.
@@ -123,6 +137,11 @@ class Promotion(TimeStampedModel):
                 | Q(ends_at__gt=models.F("starts_at")),
                 name="promotion_ends_after_start",
                 violation_error_message="The end must be after the start.",
+            ),
+            models.CheckConstraint(
+                condition=Q(cashback_to="points") | Q(type="cashback"),
+                name="promotion_wallet_cashback_only",
+                violation_error_message="Only a cashback promotion can credit the wallet.",
             ),
         ]
 

@@ -20,7 +20,7 @@ from brands.admin import BrandScopedAdminMixin
 from brands.roles import wallet_adjustment_limit_for
 from core.admin import ReadOnlyInlineMixin
 from core.errors import ApplicationError
-from wallets.models import Wallet, WalletTransaction
+from wallets.models import Wallet, WalletClawback, WalletTransaction
 from wallets.services import MAX_AMOUNT, wallet_adjust
 
 ADJUST_PERMISSION = "wallets.add_wallettransaction"
@@ -31,6 +31,18 @@ class WalletTransactionInline(ReadOnlyInlineMixin, admin.TabularInline):
     fields = ["created_at", "kind", "amount", "balance_after", "order", "reason", "actor"]
     readonly_fields = fields
     ordering = ["-created_at", "-id"]
+
+
+class WalletClawbackInline(ReadOnlyInlineMixin, admin.TabularInline):
+    """Credit taken back (the cashback of refunded orders): what was owed, what the wallet
+    held, and what the customer had already spent (not recovered)."""
+
+    model = WalletClawback
+    fields = ["created_at", "order", "cause", "owed", "taken", "not_recovered", "reason"]
+    readonly_fields = fields
+    ordering = ["-created_at", "-id"]
+    verbose_name = "credit taken back"
+    verbose_name_plural = "credit taken back"
 
 
 class WalletAdjustmentForm(forms.Form):
@@ -59,7 +71,7 @@ class WalletAdmin(BrandScopedAdminMixin, admin.ModelAdmin):
     search_fields = ["customer__email", "customer__external_id", "customer__last_name"]
     fields = ["customer", "brand", "currency", "balance", "created_at", "updated_at", "adjust_link"]
     readonly_fields = fields
-    inlines = [WalletTransactionInline]
+    inlines = [WalletTransactionInline, WalletClawbackInline]
 
     def has_add_permission(self, request):
         return False  # opened on first credit by the wallet services

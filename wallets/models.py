@@ -53,6 +53,7 @@ class WalletTransaction(models.Model):
         REFUND = "refund", "Refund"
         EXPIRY = "expiry", "Expiry"
         ADJUSTMENT = "adjustment", "Adjustment"
+        CLAWBACK = "clawback", "Taken back"
 
     wallet = models.ForeignKey(Wallet, on_delete=models.PROTECT, related_name="transactions")
     kind = models.CharField(max_length=16, choices=Kind.choices)
@@ -89,13 +90,68 @@ class WalletTransaction(models.Model):
             models.CheckConstraint(
                 condition=(
                     Q(kind__in=["credit", "refund"], amount__gt=0)
-                    | Q(kind__in=["payment", "expiry"], amount__lt=0)
+                    | Q(kind__in=["payment", "expiry", "clawback"], amount__lt=0)
                     | Q(kind="adjustment")
                 ),
                 name="wallet_tx_amount_sign_matches_kind",
-                violation_error_message="Credits and refunds add; payments and expiries take.",
+                violation_error_message=(
+                    "Credits and refunds add; payments, expiries and claw-backs take."
+                ),
             ),
         ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.amount:+}"
+
+
+class WalletClawback(models.Model):
+    """One step of taking back credit a wallet was given and no longer deserves (today: the
+    cashback of a refunded order), never changed or deleted.
+
+    `owed` is what the step asked back; `taken` what the wallet held of it (its `clawback`
+    ledger row, when above zero); `not_recovered` the rest, already spent by the customer and
+    written off, since a wallet never goes below zero. Steps are cumulative per order and
+    cause: their `owed` add up to what the order's refunds take back so far."""
+
+    class Cause(models.TextChoices):
+        CASHBACK = "cashback", "Cashback of a refunded order"
+
+    wallet = models.ForeignKey(Wallet, on_delete=models.PROTECT, related_name="clawbacks")
+    order = models.ForeignKey(
+        "orders.Order", on_delete=models.PROTECT, related_name="wallet_clawbacks"
+    )
+    cause = models.CharField(max_length=16, choices=Cause.choices)
+    owed = models.DecimalField(max_digits=14, decimal_places=2)
+    taken = models.DecimalField(max_digits=14, decimal_places=2)
+    not_recovered = models.DecimalField(max_digits=14, decimal_places=2)
+    transaction = models.OneToOneField(
+        WalletTransaction,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="clawback",
+    )
+    reason = models.CharField(max_length=255, blank=True)
+    idempotency_key = models.CharField(max_length=160, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["order", "cause"], name="wallet_clawback_order")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(owed__gt=0, taken__gte=0, not_recovered__gte=0)
+                & Q(owed=models.F("taken") + models.F("not_recovered")),
+                name="wallet_clawback_parts_add_up",
+                violation_error_message="What is taken and not recovered adds up to what is owed.",
+            ),
+            models.CheckConstraint(
+                condition=Q(taken=0, transaction__isnull=True)
+                | Q(taken__gt=0, transaction__isnull=False),
+                name="wallet_clawback_taken_has_its_row",
+                violation_error_message="An amount taken has its ledger row.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Claw-back {self.owed} (taken {self.taken}) for order {self.order_id}"

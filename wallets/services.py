@@ -30,7 +30,7 @@ from brands.roles import wallet_adjustment_limit_for
 from core.errors import ApplicationError, ConflictError, NotFoundError, PermissionDeniedError
 from customers.models import Customer
 from wallets.lock_objects import wallet_lock, wallet_lock_for
-from wallets.models import Wallet, WalletTransaction
+from wallets.models import Wallet, WalletClawback, WalletTransaction
 
 logger = logging.getLogger(__name__)
 
@@ -272,6 +272,66 @@ def order_wallet_settle(*, order, actor=None) -> WalletTransaction | None:
         actor=actor,
     )
     return write.transaction if write.created else None
+
+
+@transaction.atomic
+def wallet_claw_back(
+    *,
+    wallet_id: int,
+    order,
+    owed: Decimal,
+    cause: str,
+    idempotency_key: str,
+    reason: str = "",
+) -> WalletClawback:
+    """Take `owed` back from a wallet for `order` (a step of a cumulative claw-back, keyed by
+    the caller), as much as the wallet holds: never below zero. What it does not hold, the
+    customer already spent; it is recorded as not recovered on the step and not asked again.
+    A replay of `idempotency_key` returns the first step and changes nothing."""
+    owed = _amount_checked(owed, field="owed")
+    if owed < 0:
+        raise ApplicationError(
+            "A claw-back takes a positive amount.",
+            code="invalid_wallet_amount",
+            fields={"owed": ["> 0."]},
+        )
+    wallet = wallet_lock(wallet_id=wallet_id)
+    if wallet is None:
+        raise NotFoundError("No such wallet.", code="wallet_not_found")
+    existing = WalletClawback.objects.filter(idempotency_key=idempotency_key).first()
+    if existing is not None:
+        return existing
+    taken = min(owed, wallet.balance)
+    row = None
+    if taken > 0:
+        row = _apply(
+            wallet,
+            kind=Kind.CLAWBACK,
+            amount=-taken,
+            idempotency_key=idempotency_key,
+            order=order,
+            reason=reason,
+        )
+    if taken < owed:
+        logger.info(
+            "Wallets: wallet %s held %s of the %s order %s owes back; %s not recovered.",
+            wallet.pk,
+            taken,
+            owed,
+            order.pk,
+            owed - taken,
+        )
+    return WalletClawback.objects.create(
+        wallet=wallet,
+        order=order,
+        cause=cause,
+        owed=owed,
+        taken=taken,
+        not_recovered=owed - taken,
+        transaction=row,
+        reason=reason[:255],
+        idempotency_key=idempotency_key,
+    )
 
 
 @transaction.atomic

@@ -45,6 +45,12 @@ class PromotionInputSerializer(serializers.Serializer):
     priority = serializers.IntegerField(min_value=-10_000, max_value=10_000, required=False)
     stacking = serializers.ChoiceField(choices=Promotion.Stacking.choices, required=False)
     target = serializers.ChoiceField(choices=Promotion.Target.choices, required=False)
+    cashback_to = serializers.ChoiceField(
+        choices=Promotion.CashbackTo.choices,
+        required=False,
+        help_text="Cashback promotions only: where the cashback is credited once the order is "
+        "paid, points (the default) or the customer's wallet at the brand.",
+    )
     starts_at = serializers.DateTimeField(required=False, allow_null=True)
     ends_at = serializers.DateTimeField(required=False, allow_null=True)
     days_of_week = serializers.ListField(
@@ -118,6 +124,7 @@ class PromotionOutputSerializer(serializers.ModelSerializer):
             "priority",
             "stacking",
             "target",
+            "cashback_to",
             "starts_at",
             "ends_at",
             "days_of_week",

@@ -60,6 +60,8 @@ STRUCTURAL_CODES = frozenset(
         "invalid_item",
         "invalid_tier",
         "not_a_list",
+        "invalid_cashback_to",
+        "wallet_cashback_only",
     }
 )
 
@@ -175,6 +177,7 @@ def promotion_validate(
     _check_when(checker)
     _check_where_and_who(checker)
     _check_limits(checker)
+    _check_cashback_to(checker)
     _check_scope(checker)
     _check_params(checker)
     _check_conflicts(checker)
@@ -278,6 +281,19 @@ def _check_limits(checker: _Checker) -> None:
     for name in ("budget", "max_discount_per_order"):
         checker.money(name, getattr(promotion, name), required=False)
     checker.money("min_eligible_subtotal", promotion.min_eligible_subtotal, required=False)
+
+
+def _check_cashback_to(checker: _Checker) -> None:
+    """Where the cashback goes: points or the wallet, and the wallet for cashback only."""
+    promotion = checker.promotion
+    if promotion.cashback_to not in Promotion.CashbackTo.values:
+        checker.add("cashback_to", "invalid_cashback_to", "Cashback goes to points or the wallet.")
+    elif promotion.cashback_to == Promotion.CashbackTo.WALLET and promotion.type != T.CASHBACK:
+        checker.add(
+            "cashback_to",
+            "wallet_cashback_only",
+            "Only a cashback promotion can credit the wallet.",
+        )
 
 
 def _check_catalog_ids(checker: _Checker, path: str, model, ids: set[int]) -> None:

@@ -42,6 +42,7 @@ def _form(brand, product, **overrides):
         "priority": 0,
         "stacking": "standard",
         "target": "items",
+        "cashback_to": "points",
         "days_of_week": "[]",
         "time_windows": "[]",
         "channels": "[]",

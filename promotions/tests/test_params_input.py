@@ -325,6 +325,7 @@ def test_the_admin_refuses_an_end_before_the_start_in_plain_words(client, a):
             "priority": 0,
             "stacking": "standard",
             "target": "items",
+            "cashback_to": "points",
             "starts_at_0": "2030-01-02",
             "starts_at_1": "00:00:00",
             "ends_at_0": "2030-01-01",
