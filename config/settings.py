@@ -590,6 +590,12 @@ CELERY_BEAT_SCHEDULE["rewards-expire-rewards"] = {
 # records what a lost delivery missed (campaigns live, or ended less than a day ago) and issues
 # the rewards due. Customers' `GET /api/v1/campaigns/me/` counts under the `campaigns` scope.
 THROTTLE_RATES["campaigns"] = os.environ.get("THROTTLE_RATE_CAMPAIGNS", "120/minute")
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(
+    {
+        "CampaignRewardKindEnum": "campaigns.models.CrossBrandCampaign.RewardKind",
+        "CampaignRequirementEnum": "campaigns.models.CrossBrandCampaign.Requirement",
+    }
+)
 CELERY_BEAT_SCHEDULE["campaigns-process-cross-brand-accumulation"] = {
     "task": "campaigns.process_cross_brand_accumulation",
     "schedule": crontab(minute="25"),  # hourly at :25

@@ -27,7 +27,7 @@ class BrandSpendOutputSerializer(serializers.Serializer):
     )
 
 
-class MyRewardOutputSerializer(serializers.Serializer):
+class CampaignRewardOutputSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
     kind = serializers.CharField()
@@ -60,7 +60,7 @@ class MyCampaignOutputSerializer(serializers.Serializer):
     amount_missing = serializers.DecimalField(**MONEY, help_text="The least more to spend.")
     is_met = serializers.BooleanField()
     completed_at = serializers.DateTimeField(allow_null=True)
-    reward = MyRewardOutputSerializer(allow_null=True)
+    reward = CampaignRewardOutputSerializer(allow_null=True)
 
 
 # --- staff -----------------------------------------------------------------------------------
