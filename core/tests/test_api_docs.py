@@ -1,12 +1,10 @@
 """Swagger UI and Redoc are served from this app (drf-spectacular-sidecar): every asset URL on
-the docs pages is local and exists, and no page carries an inline script; the schema itself
-generates without a warning."""
+the docs pages is local and exists, and no page carries an inline script."""
 
 import re
 
 import pytest
 from django.contrib.staticfiles import finders
-from django.core.management import call_command
 
 ASSET = re.compile(r"""(?:src|href)\s*=\s*["']([^"']+)["']""")
 INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>", re.IGNORECASE)
@@ -46,9 +44,3 @@ def test_swagger_ui_start_up_script_is_served_by_the_view_and_points_at_the_loca
     assert 'url: "/api/schema/"' in body
     assert "SwaggerUIBundle(" in body
     assert not re.search(r"https?://", body)
-
-
-def test_the_schema_generates_without_warnings(tmp_path):
-    """Two serializers or enums of one name make one component of two shapes, and answers
-    then fail their own documentation (drf-spectacular only warns)."""
-    call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "s.yml"))
