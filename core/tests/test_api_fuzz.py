@@ -340,6 +340,13 @@ def steer(case, world: World, draw: Callable) -> None:
     `product`, `lines`, ...) are replaced with known ones at random; form bodies are sometimes
     sent as JSON instead (the same schema), which nested inputs need.
     """
+    # Copies first: a case may carry the very dict a strategy hands out each time (the
+    # schema's examples), and a changed one would change what later examples draw.
+    case.path_parameters = copy.deepcopy(case.path_parameters)
+    case.query = copy.deepcopy(case.query)
+    case.headers = copy.deepcopy(case.headers)
+    if isinstance(case.body, dict | list):
+        case.body = copy.deepcopy(case.body)
     ids = world.path_ids.get(resource_of(case.operation.path), [])
     for name in case.path_parameters or {}:
         if ids and draw(OFTEN):

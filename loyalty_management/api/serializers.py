@@ -91,8 +91,11 @@ class AdjustmentInputSerializer(serializers.Serializer):
 
 class LoyaltyAdjustmentOutputSerializer(serializers.ModelSerializer):
     brand = serializers.CharField(source="account.program.brand.slug")
-    requested_by = serializers.CharField(source="requested_by.username", default=None)
-    decided_by = serializers.CharField(source="decided_by.username", default=None)
+    requested_by = serializers.CharField(
+        source="requested_by.username", default=None, allow_null=True
+    )
+    # Empty for an adjustment within the actor's limit: it needs no second person.
+    decided_by = serializers.CharField(source="decided_by.username", default=None, allow_null=True)
 
     class Meta:
         model = LoyaltyAdjustment
