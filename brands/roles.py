@@ -30,6 +30,7 @@ PRODUCT_APPS = [
     "wallets",
     "rewards",
     "campaigns",
+    "vouchers",
 ]
 LOYALTY = "loyalty_management"
 # Adding a ledger transaction is how staff adjust points (through the service, with a reason);
@@ -83,6 +84,14 @@ REWARDS_EDIT = [
     ("rewards", "customerreward", ["add", "change", "view"]),
 ]
 
+# Batches are created and voided (never edited or deleted: their codes may be out there); codes
+# are voided ("change") and looked up; redemptions are a record. Signing keys are nobody's.
+VOUCHERS_EDIT = [
+    ("vouchers", "voucherbatch", ["add", "change", "view"]),
+    ("vouchers", "vouchercode", ["change", "view"]),
+    ("vouchers", "voucherredemption", VIEW),
+]
+
 PERSONAL_DATA = ["export", "erase"]
 
 BRAND_ADMIN = "Brand admin"
@@ -134,6 +143,7 @@ ROLE_PERMISSIONS: dict[str, RolePermissions] = {
         *WALLET_ADJUST,
         *REWARDS_EDIT,
         *CAMPAIGNS_EDIT,
+        *VOUCHERS_EDIT,
     ],
     MARKETING_MANAGER: [
         ("labels", "label", ALL),
@@ -163,6 +173,7 @@ ROLE_PERMISSIONS: dict[str, RolePermissions] = {
         *WALLET_VIEW,
         *REWARDS_EDIT,
         *CAMPAIGNS_EDIT,
+        *VOUCHERS_EDIT,
     ],
     STORE_MANAGER: [
         ("orders", "order", ["add", "change", "view"]),
@@ -181,6 +192,9 @@ ROLE_PERMISSIONS: dict[str, RolePermissions] = {
         ("promotions", "poslog", VIEW),
         ("promotions", "bundlerelease", VIEW),
         (LOYALTY, "loyaltyaccount", VIEW),
+        # A till's staff look a code up when a customer asks why it did not apply.
+        ("vouchers", "vouchercode", VIEW),
+        ("vouchers", "voucherredemption", VIEW),
     ],
     SUPPORT_AGENT: [
         ("customers", "customer", ["view", "change"]),

@@ -85,6 +85,12 @@ class Order(TimeStampedModel):
         help_text='Each reward code entered: [{"code", "reward_id", "name", "kind", "applied", '
         '"amount", "reason"}]; the applied ones are part of `discount_total`.',
     )
+    vouchers = models.JSONField(
+        default=list,
+        blank=True,
+        help_text='Each voucher code entered: [{"code", "code_id", "promotion_id", "applied", '
+        '"reason"}]; an applied one unlocked its promotion, whose discount is in `discount_total`.',
+    )
     engine_version = models.CharField(max_length=16, blank=True)
     bundle_hash = models.CharField(
         max_length=64, blank=True, help_text="The promotions bundle the order was priced with."

@@ -1,6 +1,7 @@
 """Reads for orders: what the pricing pipeline needs to know about a customer."""
 
 from collections.abc import Collection, Iterable, Sequence
+from dataclasses import replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -9,11 +10,12 @@ from core.money import to_minor
 from customers.models import Customer
 from labels.models import CustomerLabel
 from orders.models import Order
-from orders.services.pricing import PricingContext, RewardOffer
+from orders.services.pricing import PricingContext, RewardOffer, VoucherOffer
 from promotions.selectors import customer_promotion_uses, promotion_usage_remaining
 from promotions.services.calculator import normalise_code
 from rewards.selectors import customer_usable_rewards, reward_code_shaped
 from rules.selectors import CompiledRule, customer_facts
+from vouchers.selectors import entered_code, usable_vouchers
 
 PS = Order.PaymentStatus
 
@@ -65,6 +67,9 @@ def pricing_context_build(
     reward_codes = tuple(
         dict.fromkeys(c for c in map(normalise_code, codes) if reward_code_shaped(c))
     )
+    voucher_codes = tuple(
+        dict.fromkeys(c for c in map(entered_code, codes) if c and not reward_code_shaped(c))
+    )
     rewards: tuple[RewardOffer, ...] = ()
     if customer is not None and reward_codes:
         rewards = tuple(
@@ -90,6 +95,29 @@ def pricing_context_build(
         customer_usage=usage,
         rewards=rewards,
         reward_codes=reward_codes,
+        voucher_codes=voucher_codes,
+    )
+
+
+def context_with_vouchers(
+    *, context: PricingContext, promotions: Sequence[dict], used: Collection[int] = ()
+) -> PricingContext:
+    """The context with the usable vouchers among its entered codes, for the live voucher
+    promotions of `promotions`: one query, only when a code was entered and the brand has a
+    voucher promotion live. The codes in `used` (taken by a concurrent order) are left out."""
+    voucher_promotions = [p["id"] for p in promotions if p.get("voucher") is not None]
+    if not context.voucher_codes or not voucher_promotions:
+        return context
+    rows = usable_vouchers(
+        brand_id=context.brand_id,
+        codes=context.voucher_codes,
+        customer_id=context.customer_id,
+        at=context.at,
+        promotion_ids=voucher_promotions,
+    )
+    return replace(
+        context,
+        vouchers=tuple(VoucherOffer(**row) for row in rows if row["code_id"] not in used),
     )
 
 

@@ -19,6 +19,9 @@ failed): a code still valid is active again, one past its validity expired
 (`rewards.services.rewards_release_for_order`). Cancelling or refunding a paid order does not give
 them back: the customer had the discount on a sale that happened.
 
+Voucher codes follow the promotion uses: paid makes the order's uses final, cancelled gives
+them back (`vouchers.redemption`).
+
 The wallet part of the payment follows too: refunds give the wallet its share in proportion to
 what it paid, a cancellation gives it all back (`wallets.services.order_wallet_settle`, once).
 """
@@ -34,6 +37,7 @@ from promotions.services.usage import usage_commit, usage_release
 from rewards.services import rewards_release_for_order
 from rules.models import Event
 from rules.services.events import rules_event_emit
+from vouchers.redemption import vouchers_commit_for_order, vouchers_release_for_order
 from wallets.services import order_wallet_settle
 
 PS = Order.PaymentStatus
@@ -140,10 +144,15 @@ def order_set_payment_status(
         device=device,
         note=note,
     )
+    used_vouchers = any(entry.get("applied") for entry in order.vouchers)
     if to_status == PS.PAID:
         usage_commit(order=order)
+        if used_vouchers:
+            vouchers_commit_for_order(order_id=order.pk)
     elif to_status == PS.CANCELLED:
         usage_release(order=order)
+        if used_vouchers:
+            vouchers_release_for_order(order_id=order.pk)
         used_codes = any(entry.get("applied") for entry in order.reward_codes)
         if used_codes and from_status in (PS.PENDING, PS.FAILED):
             rewards_release_for_order(order_id=order.pk)

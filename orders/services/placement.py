@@ -19,7 +19,11 @@ from customers.models import Customer
 from customers.services import customer_link_brand
 from labels.selectors import product_label_ids
 from orders.models import Order, OrderLine, OrderPromotion
-from orders.selectors import pricing_context_build, promotions_with_live_limits
+from orders.selectors import (
+    context_with_vouchers,
+    pricing_context_build,
+    promotions_with_live_limits,
+)
 from orders.services.pricing import BasketLine, PricedBasket, allocations_text, price_basket
 from promotions.selectors import brand_bundle
 from promotions.services.usage import usage_reserve
@@ -27,6 +31,7 @@ from rewards.services import reward_use
 from rules.engine import EventContext, firings_run
 from rules.models import Event
 from rules.selectors import rules_for_event
+from vouchers.redemption import voucher_reserve
 from wallets.services import wallet_pay_order
 
 MAX_LINES = 500
@@ -108,10 +113,12 @@ def basket_price(
     at: datetime | None = None,
     exhausted: Collection[int] = (),
     used_rewards: Collection[int] = (),
+    used_vouchers: Collection[int] = (),
 ) -> PricedBasket:
     """Price a basket against the brand's live promotions, as an order placed now (or `at`)
     would be. Writes nothing: quotes and order placement both go through here. The promotions
-    in `exhausted` are priced as having no use left, the rewards in `used_rewards` as used."""
+    in `exhausted` are priced as having no use left, the rewards in `used_rewards` and the
+    voucher codes in `used_vouchers` as used."""
     if store is not None and store.brand_id != brand.id:
         raise ApplicationError(
             "The store belongs to another brand.",
@@ -143,6 +150,7 @@ def basket_price(
     promotions = promotions_with_live_limits(
         promotions=promotions, currency=brand.currency, exhausted=exhausted
     )
+    context = context_with_vouchers(context=context, promotions=promotions, used=used_vouchers)
     return price_basket(
         lines=basket_lines,
         context=context,
@@ -177,6 +185,11 @@ def order_place(
     last attempt prices the refused promotions as exhausted. The order never gets a discount
     the limits did not allow.
 
+    Voucher codes are used exactly as often as they allow: each code the order applied has a use
+    reserved by a conditional update in the order's transaction
+    (`vouchers.redemption.voucher_reserve`); when a concurrent order took its last use first,
+    the order is priced again without it. Paying makes the use final, cancelling gives it back.
+
     Reward codes are consumed exactly once: each reward the order applies is marked used by a
     conditional update in the order's transaction (`rewards.services.reward_use`); when a
     concurrent order used it first, the order is priced again without it. A replay of the
@@ -205,6 +218,7 @@ def order_place(
             return existing, False
     refused: set[int] = set()
     used_rewards: set[int] = set()
+    used_vouchers: set[int] = set()
     for attempt in range(1, USAGE_ATTEMPTS + 1):
         priced = basket_price(
             brand=brand,
@@ -216,6 +230,7 @@ def order_place(
             codes=codes,
             exhausted=refused if attempt == USAGE_ATTEMPTS else (),
             used_rewards=used_rewards,
+            used_vouchers=used_vouchers,
         )
         try:
             with transaction.atomic():
@@ -237,6 +252,9 @@ def order_place(
                 taken = _rewards_use(order, priced)
                 if taken:
                     raise _UsageRefused(set(), reward_ids=taken)
+                taken = _vouchers_reserve(order, priced)
+                if taken:
+                    raise _UsageRefused(set(), voucher_ids=taken)
                 if wallet_amount:
                     wallet_pay_order(
                         order=order, requested=wallet_amount, amount=order.wallet_amount
@@ -244,6 +262,7 @@ def order_place(
         except _UsageRefused as error:
             refused |= error.promotion_ids
             used_rewards |= error.reward_ids
+            used_vouchers |= error.voucher_ids
             continue
         except IntegrityError:
             # A concurrent request with the same idempotency key won the race.
@@ -281,10 +300,16 @@ class _UsageRefused(Exception):
     """Rolls back an order whose promotion uses could not all be reserved, or whose reward
     codes a concurrent order used first."""
 
-    def __init__(self, promotion_ids: set[int], reward_ids: frozenset[int] = frozenset()) -> None:
-        super().__init__(sorted(promotion_ids), sorted(reward_ids))
+    def __init__(
+        self,
+        promotion_ids: set[int],
+        reward_ids: frozenset[int] = frozenset(),
+        voucher_ids: frozenset[int] = frozenset(),
+    ) -> None:
+        super().__init__(sorted(promotion_ids), sorted(reward_ids), sorted(voucher_ids))
         self.promotion_ids = promotion_ids
         self.reward_ids = reward_ids
+        self.voucher_ids = voucher_ids
 
 
 def _rewards_use(order: Order, priced: PricedBasket) -> frozenset[int]:
@@ -300,6 +325,23 @@ def _rewards_use(order: Order, priced: PricedBasket) -> frozenset[int]:
             now=order.created_at,
         ):
             taken.add(result["reward_id"])
+    return frozenset(taken)
+
+
+def _vouchers_reserve(order: Order, priced: PricedBasket) -> frozenset[int]:
+    """Hold a use of each voucher code the order applied (one conditional update and one
+    redemption row each); the ids of those a concurrent order or sale used up first."""
+    taken = set()
+    for result in priced.applied_vouchers:
+        if not voucher_reserve(
+            code_id=result["code_id"],
+            order_id=order.pk,
+            customer_id=order.customer_id,
+            store_id=order.store_id,
+            channel=order.channel,
+            now=order.created_at,
+        ):
+            taken.add(result["code_id"])
     return frozenset(taken)
 
 
@@ -334,6 +376,7 @@ def _order_write(
         discount_description=priced.discount_description[:255],
         rule_discounts=priced.rule_discounts_wire(),
         reward_codes=priced.rewards_wire(),
+        vouchers=priced.voucher_results,
         engine_version=priced.result.get("engine_version") or "",
         bundle_hash=priced.result.get("bundle_hash") or "",
         idempotency_key=key or None,

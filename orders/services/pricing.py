@@ -35,6 +35,15 @@ one reason whether it is unknown, used, expired or another customer's, so that a
 tells whether someone else holds a code. Order placement consumes each applied reward exactly
 once (`orders.services.placement`).
 
+Vouchers (`vouchers`: generated codes that unlock one promotion) are not a stage of their own:
+a checked code puts its promotion's id into the engine context's `vouchers`, and the promotion
+is then priced by the calculator like any other (without it, a voucher promotion is rejected
+`code_required`). At most one code counts per promotion: the oldest (lowest code id). Each
+entered code that is neither a reward code nor a promotion's shared code is reported (`vouchers`
+on the wire): applied when its promotion applied, otherwise with a plain reason; an unknown,
+used, expired or voided code, or another customer's, gets the one reason reward codes get.
+Order placement reserves each applied code's use exactly once (`orders.services.placement`).
+
 `price_basket` is pure: the caller loads the compiled promotions (`promotions.selectors`), the
 rules (`rules.selectors.rules_for_event`) and the customer facts and rewards
 (`orders.selectors.pricing_context_build`, `rules.selectors.customer_facts`).
@@ -46,7 +55,12 @@ from datetime import datetime
 from decimal import Decimal
 
 from core.money import from_minor
-from promotions.services.calculator import calculate, percent_of, split_by_weights
+from promotions.services.calculator import (
+    calculate,
+    normalise_code,
+    percent_of,
+    split_by_weights,
+)
 from promotions.services.engine_input import EngineLine, engine_basket, engine_context
 from rules.engine import Match, RuleDiscount, discount_plan, rules_match
 from rules.selectors import CompiledRule, CustomerFacts, LineFacts, OrderFacts
@@ -77,8 +91,23 @@ class RewardOffer:
     minimum_order: int | None = None
 
 
-# What a reward code that is not applied says, by why (plain sentences for the customer).
-REWARD_NOT_USABLE = "This code cannot be used: it is unknown, already used or expired."
+@dataclass(frozen=True)
+class VoucherOffer:
+    """A usable voucher code entered with a basket (`vouchers.selectors.usable_vouchers`)."""
+
+    code_id: int
+    code: str
+    batch_id: int
+    promotion_id: int
+
+
+# What a code that is not applied says, by why (plain sentences for the customer).
+CODE_NOT_USABLE = "This code cannot be used: it is unknown, already used or expired."
+REWARD_NOT_USABLE = CODE_NOT_USABLE
+VOUCHER_CONDITIONS_NOT_MET = (
+    "This code is valid, but the order does not meet its offer's conditions."
+)
+VOUCHER_ONE_PER_PROMOTION = "Another code of the same offer is already applied to this order."
 REWARD_NEEDS_CUSTOMER = "Sign in to use this reward code."
 REWARD_PRODUCT_MISSING = "The product this code makes free is not in the basket."
 REWARD_NOTHING_LEFT = "Nothing is left to discount on this order."
@@ -105,6 +134,10 @@ class PricingContext:
     # reward form (`rewards.selectors.reward_code_shaped`), each reported on the result.
     rewards: tuple[RewardOffer, ...] = ()
     reward_codes: tuple[str, ...] = ()
+    # The entered codes that may be vouchers (neither reward-shaped nor empty), normalised, and
+    # the usable vouchers among them (looked up by `orders.services.placement.basket_price`).
+    voucher_codes: tuple[str, ...] = ()
+    vouchers: tuple[VoucherOffer, ...] = ()
 
 
 @dataclass
@@ -135,6 +168,13 @@ class PricedBasket:
     # Each reward code entered: {"code", "reward_id", "name", "kind", "applied", "amount",
     # "reason"} (amount in minor units, 0 when not applied; reward_id None when not usable).
     reward_results: list[dict] = field(default_factory=list)
+    # Each voucher code entered: {"code", "code_id", "promotion_id", "applied", "reason"}
+    # (code_id and promotion_id None when the code is not usable).
+    voucher_results: list[dict] = field(default_factory=list)
+
+    @property
+    def applied_vouchers(self) -> list[dict]:
+        return [result for result in self.voucher_results if result["applied"]]
 
     @property
     def subtotal(self) -> int:
@@ -247,6 +287,7 @@ class PricedBasket:
             ],
             "rule_discounts": self.rule_discounts_wire(),
             "rewards": self.rewards_wire(),
+            "vouchers": self.voucher_results,
             "cashback": [
                 {**entry, "amount": text(entry["amount"])}
                 for entry in self.result.get("cashback", ())
@@ -324,6 +365,7 @@ def price_basket(
             payment_method=context.payment_method,
             codes=context.codes,
             customer_usage=dict(context.customer_usage),
+            vouchers=_counted_vouchers(context).keys(),
         ),
         promotions=promotions,
         bundle_hash=bundle_hash,
@@ -338,11 +380,67 @@ def price_basket(
         result=result,
         promotion_versions={p["id"]: p.get("version", 0) for p in promotions},
     )
+    if context.voucher_codes:
+        basket.voucher_results = _voucher_results(basket, context, promotions)
     if rules:
         _apply_rule_discounts(basket, context, rules)
     if context.reward_codes:
         _apply_reward_codes(basket, context)
     return basket
+
+
+def _counted_vouchers(context: PricingContext) -> dict[int, VoucherOffer]:
+    """The voucher that counts for each promotion: its oldest code entered (lowest id)."""
+    counted: dict[int, VoucherOffer] = {}
+    for offer in sorted(context.vouchers, key=lambda o: o.code_id):
+        counted.setdefault(offer.promotion_id, offer)
+    return counted
+
+
+def _voucher_results(
+    basket: PricedBasket, context: PricingContext, promotions: Sequence[dict]
+) -> list[dict]:
+    shared = {normalise_code(p["code"]) for p in promotions if p.get("code")}
+    applied = {
+        entry["promotion_id"]
+        for entry in (*basket.result.get("applied", ()), *basket.result.get("cashback", ()))
+    }
+    counted = {offer.code_id for offer in _counted_vouchers(context).values()}
+    offers = {offer.code: offer for offer in context.vouchers}
+    results = []
+    for code in context.voucher_codes:
+        if code in shared:
+            continue
+        offer = offers.get(code)
+        if offer is None:
+            results.append(
+                {
+                    "code": code,
+                    "code_id": None,
+                    "promotion_id": None,
+                    "applied": False,
+                    "reason": CODE_NOT_USABLE,
+                }
+            )
+            continue
+        used = offer.code_id in counted and offer.promotion_id in applied
+        reason = (
+            ""
+            if used
+            else VOUCHER_ONE_PER_PROMOTION
+            if offer.code_id not in counted
+            else VOUCHER_CONDITIONS_NOT_MET
+        )
+        results.append(
+            {
+                "code": code,
+                "code_id": offer.code_id,
+                "promotion_id": offer.promotion_id,
+                "applied": used,
+                "reason": reason,
+            }
+        )
+    return results
 
 
 def basket_order_facts(basket: PricedBasket, context: PricingContext) -> OrderFacts:

@@ -27,7 +27,9 @@ Compiled promotion (schema_version 1), a JSON-able dict::
 Basket: ``{"lines": [{"line_id", "product_id", "category_id", "label_ids", "quantity",
 "unit_price"}]}``. Context: ``{"now": utc epoch seconds, "local": "YYYY-MM-DDTHH:MM" store time,
 "store_id", "channel", "customer_id", "customer_labels", "tier", "is_new_customer",
-"signed_in", "payment_method", "codes", "customer_usage": {"<promotion id>": uses}}``.
+"signed_in", "payment_method", "codes", "customer_usage": {"<promotion id>": uses},
+"vouchers": [ids of the promotions whose voucher code was checked]}``. A promotion of schema 2
+carries a `voucher` requirement and applies only when its id is in `vouchers`.
 
 Ties between units: remaining price (direction depends on the role), then lower product id, then
 a unit no standard promotion took, then earlier line, then earlier unit of the line. Percentages
@@ -42,8 +44,11 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
-ENGINE_VERSION = "1.1.0"
+ENGINE_VERSION = "1.2.0"
 SCHEMA_VERSION = 1
+# Schema 2 is schema 1 with a `voucher` requirement; both are read.
+VOUCHER_SCHEMA_VERSION = 2
+SCHEMA_VERSIONS = (SCHEMA_VERSION, VOUCHER_SCHEMA_VERSION)
 BASIS_POINTS = 10_000
 # Every amount, and the basket subtotal, stays below 2**53 so JavaScript Numbers are exact.
 MAX_AMOUNT = 2**53 - 1
@@ -183,6 +188,7 @@ class _Context:
         "store_id",
         "tier",
         "usage",
+        "vouchers",
         "weekday",
     )
 
@@ -208,6 +214,7 @@ class _Context:
         self.usage = {
             str(key): value for key, value in (context.get("customer_usage") or {}).items()
         }
+        self.vouchers = set(context.get("vouchers") or ())
 
 
 class _Basket:
@@ -334,7 +341,8 @@ def _in_time(validity: dict, context: _Context, windows_required: bool) -> bool:
 
 def _rejection(promotion: dict, context: _Context) -> str | None:
     """The reason `promotion` is not a candidate in `context`, or None."""
-    if promotion.get("schema_version") != SCHEMA_VERSION:
+    schema = promotion.get("schema_version")
+    if type(schema) is not int or schema not in SCHEMA_VERSIONS:
         return UNSUPPORTED
     promotion_type = promotion.get("type")
     if promotion_type == "cross_brand":
@@ -380,6 +388,8 @@ def _rejection(promotion: dict, context: _Context) -> str | None:
         return CUSTOMER_NOT_TARGETED
     code = promotion.get("code")
     if code and normalise_code(code) not in context.codes:
+        return CODE_REQUIRED
+    if promotion.get("voucher") is not None and promotion.get("id") not in context.vouchers:
         return CODE_REQUIRED
     remaining_uses = limits.get("remaining_uses")
     if remaining_uses is not None and remaining_uses <= 0:

@@ -23,7 +23,7 @@ from catalog.models import Product
 from catalog.selectors import CategoryTree, category_tree
 from core.money import to_minor
 from promotions.models import Promotion
-from promotions.services.calculator import SCHEMA_VERSION, canonical_json
+from promotions.services.calculator import SCHEMA_VERSION, VOUCHER_SCHEMA_VERSION, canonical_json
 
 T = Promotion.Type
 # The many-to-many relations of a promotion (the validator checks the same list).
@@ -352,7 +352,7 @@ def promotion_compile(*, promotion: Promotion, relations: dict | None = None) ->
         {"start": time_to_minutes(window["start"]), "end": time_to_minutes(window["end"])}
         for window in promotion.time_windows or ()
     ]
-    return {
+    compiled = {
         "schema_version": SCHEMA_VERSION,
         "id": promotion.pk,
         "version": promotion.version,
@@ -390,4 +390,49 @@ def promotion_compile(*, promotion: Promotion, relations: dict | None = None) ->
             "excluded_label_ids": _ids("excluded_product_labels"),
         },
         "params": _compile_params(promotion, catalog),
+    }
+    voucher = _voucher(promotion)
+    if voucher is not None:
+        # Schema 2: an engine that does not know vouchers reports the promotion `unsupported`
+        # instead of giving it without a code. Promotions without batches keep schema 1.
+        compiled["schema_version"] = VOUCHER_SCHEMA_VERSION
+        compiled["voucher"] = voucher
+    return compiled
+
+
+def _voucher(promotion: Promotion) -> dict | None:
+    """The voucher requirement of a promotion with batches (one query, two with an offline
+    batch): the brand's public key and the offline batches a till may accept, by id. None when
+    the promotion has no batch."""
+    if promotion.pk is None:
+        return None
+    batches = list(
+        promotion.voucher_batches.order_by("pk").values(
+            "pk", "prefix", "length", "offline", "voided_at", "valid_from", "valid_until"
+        )
+    )
+    if not batches:
+        return None
+    offline = [b for b in batches if b["offline"] and b["voided_at"] is None]
+    key = None
+    if offline:
+        # The vouchers app builds on promotions; its key table is read, never written, here.
+        from vouchers.models import BrandVoucherKey
+
+        key_row = BrandVoucherKey.objects.filter(brand_id=promotion.brand_id).first()
+        key = key_row.public_key if key_row else None
+    return {
+        "key": key,
+        "batches": [
+            {
+                "id": batch["pk"],
+                "prefix": batch["prefix"],
+                "length": batch["length"],
+                "starts_at": _epoch(batch["valid_from"]),
+                "ends_at": _epoch(batch["valid_until"]),
+            }
+            for batch in offline
+        ]
+        if key
+        else [],
     }

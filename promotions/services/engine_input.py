@@ -47,6 +47,7 @@ def engine_context(
     payment_method: str = "",
     codes: Iterable[str] = (),
     customer_usage: dict[int, int] | None = None,
+    vouchers: Iterable[int] = (),
 ) -> dict:
     """The context as the engines read it: UTC instant plus the store's local wall time."""
     local = at.astimezone(zoneinfo.ZoneInfo(time_zone))
@@ -64,4 +65,6 @@ def engine_context(
         "payment_method": payment_method or None,
         "codes": sorted({code for code in codes if code}),
         "customer_usage": {str(pk): uses for pk, uses in (customer_usage or {}).items()},
+        # Only when a voucher was checked, so that other contexts stay as they were.
+        **({"vouchers": sorted(set(vouchers))} if vouchers else {}),
     }

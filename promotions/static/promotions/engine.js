@@ -6,8 +6,11 @@
 // input); products that could exceed it (amount x weight in allocations, amount x basis points)
 // switch to BigInt, so results stay exact.
 
-export const ENGINE_VERSION = "1.1.0";
+export const ENGINE_VERSION = "1.2.0";
 export const SCHEMA_VERSION = 1;
+// Schema 2 is schema 1 with a `voucher` requirement; both are read.
+export const VOUCHER_SCHEMA_VERSION = 2;
+const SCHEMA_VERSIONS = [SCHEMA_VERSION, VOUCHER_SCHEMA_VERSION];
 export const BASIS_POINTS = 10000;
 export const MAX_AMOUNT = Number.MAX_SAFE_INTEGER;
 
@@ -177,6 +180,7 @@ function prepareContext(context) {
     paymentMethod: context.payment_method || null,
     codes: new Set((context.codes || []).map(normaliseCode)),
     usage,
+    vouchers: new Set(context.vouchers || []),
   };
 }
 
@@ -299,7 +303,7 @@ function stackingOf(promotion) {
 }
 
 function rejection(promotion, context) {
-  if (promotion.schema_version !== SCHEMA_VERSION) return R.UNSUPPORTED;
+  if (!SCHEMA_VERSIONS.includes(promotion.schema_version)) return R.UNSUPPORTED;
   const type = promotion.type;
   if (type === "cross_brand") return R.NOT_APPLICABLE;
   if (!Object.hasOwn(HANDLERS, type) || !STACKING_MODES.includes(stackingOf(promotion))) {
@@ -335,6 +339,9 @@ function rejection(promotion, context) {
   if (perCustomer !== null && context.customerId === null) return R.CUSTOMER_NOT_TARGETED;
   const code = promotion.code;
   if (code && !context.codes.has(normaliseCode(code))) return R.CODE_REQUIRED;
+  if ((promotion.voucher ?? null) !== null && !context.vouchers.has(promotion.id)) {
+    return R.CODE_REQUIRED;
+  }
   const remainingUses = limits.remaining_uses ?? null;
   if (remainingUses !== null && remainingUses <= 0) return R.USAGE_LIMIT_REACHED;
   if (perCustomer !== null && (context.usage.get(String(promotion.id)) ?? 0) >= perCustomer) {
@@ -1178,4 +1185,125 @@ export function canonicalJson(value) {
 
 export function resultToJson(result) {
   return canonicalJson(result);
+}
+
+// Offline vouchers: the same checks as vouchers/codes.py `offline_voucher_check`, in the same
+// order, with the same answers (see promotions/ENGINE.md, "Vouchers"). Asynchronous, because
+// WebCrypto's Ed25519 is: a till awaits it once per scanned code, then puts `promotion_id` into
+// the context's `vouchers` when the status is "valid".
+export const VOUCHER_STATUS = Object.freeze({
+  VALID: "valid",
+  MALFORMED: "malformed",
+  UNKNOWN_BATCH: "unknown_batch",
+  BAD_SIGNATURE: "bad_signature",
+  NOT_STARTED: "not_started",
+  EXPIRED: "expired",
+});
+
+const VOUCHER_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ";
+const BASE64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+export function voucherCheckCharacter(body) {
+  let sum = 0;
+  for (let i = 0; i < body.length; i++) sum += (i + 1) * VOUCHER_ALPHABET.indexOf(body[i]);
+  return VOUCHER_ALPHABET[sum % VOUCHER_ALPHABET.length];
+}
+
+export function voucherCodeWellFormed(code, prefix, length) {
+  if (code.length !== prefix.length + length + 1 || !code.startsWith(prefix)) return false;
+  const body = code.slice(prefix.length, -1);
+  for (const character of body) if (!VOUCHER_ALPHABET.includes(character)) return false;
+  return voucherCheckCharacter(body) === code[code.length - 1];
+}
+
+function base64UrlDecode(text) {
+  let bits = 0;
+  let value = 0;
+  const out = [];
+  for (const character of text) {
+    const index = BASE64URL.indexOf(character);
+    if (index < 0) return null;
+    value = (value << 6) | index;
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push((value >> bits) & 0xff);
+    }
+  }
+  // Canonical only: the bits left over must be zero (Python re-encodes and compares).
+  if (bits && (value & ((1 << bits) - 1)) !== 0) return null;
+  return new Uint8Array(out);
+}
+
+function trimBlank(text) {
+  let start = 0;
+  let end = text.length;
+  const blank = " \t\n\r";
+  while (start < end && blank.includes(text[start])) start++;
+  while (end > start && blank.includes(text[end - 1])) end--;
+  return text.slice(start, end);
+}
+
+function signedParts(payload) {
+  const parts = trimBlank(payload).split(".");
+  if (parts.length !== 4 || parts[0] !== "V1") return null;
+  const [, code, batch, signature] = parts;
+  if (!/^[0-9]{1,15}$/.test(batch) || !/^[\x00-\x7f]+$/.test(code)) return null;
+  if (signature.length !== 86) return null;
+  const raw = base64UrlDecode(signature);
+  if (raw === null || raw.length !== 64) return null;
+  return { code: normaliseCode(code), batchId: Number(batch), signature: raw };
+}
+
+async function voucherSignatureValid(publicKey, brandId, batchId, code, signature) {
+  const key = base64UrlDecode(String(publicKey || ""));
+  if (key === null) return false;
+  const message = new TextEncoder().encode(`voucher:v1:${brandId}:${batchId}:${code}`);
+  try {
+    const imported = await globalThis.crypto.subtle.importKey(
+      "raw", key, { name: "Ed25519" }, false, ["verify"],
+    );
+    return await globalThis.crypto.subtle.verify({ name: "Ed25519" }, imported, signature, message);
+  } catch {
+    return false;
+  }
+}
+
+export async function verifyVoucher({ payload, promotions, now }) {
+  const S = VOUCHER_STATUS;
+  const answer = { status: S.MALFORMED, code: null, batch_id: null, promotion_id: null };
+  const parts = typeof payload === "string" ? signedParts(payload) : null;
+  if (parts === null) return answer;
+  answer.code = parts.code;
+  answer.batch_id = parts.batchId;
+  let found = null;
+  const ordered = [...promotions].sort((a, b) => (a.id ?? 0) - (b.id ?? 0));
+  for (const promotion of ordered) {
+    const voucher = promotion.voucher || {};
+    const batch = (voucher.batches || []).find((entry) => entry.id === parts.batchId);
+    if (batch !== undefined) {
+      found = { promotion, voucher, batch };
+      break;
+    }
+  }
+  if (found === null) {
+    answer.status = S.UNKNOWN_BATCH;
+    return answer;
+  }
+  const { promotion, voucher, batch } = found;
+  answer.promotion_id = promotion.id ?? null;
+  if (!voucherCodeWellFormed(parts.code, batch.prefix || "", batch.length || 0)) return answer;
+  const signed = await voucherSignatureValid(
+    voucher.key, promotion.brand_id ?? null, parts.batchId, parts.code, parts.signature,
+  );
+  if (!signed) {
+    answer.status = S.BAD_SIGNATURE;
+    return answer;
+  }
+  const startsAt = batch.starts_at ?? null;
+  const endsAt = batch.ends_at ?? null;
+  if (startsAt !== null && now < startsAt) answer.status = S.NOT_STARTED;
+  else if (endsAt !== null && now >= endsAt) answer.status = S.EXPIRED;
+  else answer.status = S.VALID;
+  return answer;
 }
