@@ -31,6 +31,7 @@ PRODUCT_APPS = [
     "rewards",
     "campaigns",
     "vouchers",
+    "experiments",
 ]
 LOYALTY = "loyalty_management"
 # Adding a ledger transaction is how staff adjust points (through the service, with a reason);
@@ -92,6 +93,14 @@ VOUCHERS_EDIT = [
     ("vouchers", "voucherredemption", VIEW),
 ]
 
+# Experiments are edited while drafts, then started, stopped and decided through the services;
+# exposures are a record.
+EXPERIMENTS_EDIT = [
+    ("experiments", "experiment", ["add", "change", "view"]),
+    ("experiments", "experimentvariant", ["add", "change", "delete", "view"]),
+    ("experiments", "experimentexposure", VIEW),
+]
+
 PERSONAL_DATA = ["export", "erase"]
 
 BRAND_ADMIN = "Brand admin"
@@ -144,6 +153,7 @@ ROLE_PERMISSIONS: dict[str, RolePermissions] = {
         *REWARDS_EDIT,
         *CAMPAIGNS_EDIT,
         *VOUCHERS_EDIT,
+        *EXPERIMENTS_EDIT,
     ],
     MARKETING_MANAGER: [
         ("labels", "label", ALL),
@@ -174,6 +184,7 @@ ROLE_PERMISSIONS: dict[str, RolePermissions] = {
         *REWARDS_EDIT,
         *CAMPAIGNS_EDIT,
         *VOUCHERS_EDIT,
+        *EXPERIMENTS_EDIT,
     ],
     STORE_MANAGER: [
         ("orders", "order", ["add", "change", "view"]),

@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "rewards",
     "campaigns",
     "vouchers",
+    "experiments",
 ]
 
 MIDDLEWARE = [
@@ -661,3 +662,14 @@ CELERY_BEAT_SCHEDULE["vouchers-cleanup-expired-vouchers"] = {
     "task": "vouchers.cleanup_expired_vouchers",
     "schedule": crontab(minute="50", hour="3"),  # daily at 03:50
 }
+# --- A/B experiments ----------------------------------------------------------------------------
+# Staff endpoints count under the `experiments` scope. Results read the orders of the exposed
+# customers (`experiments.results`), so they are cached for EXPERIMENT_RESULTS_CACHE_SECONDS.
+EXPERIMENT_RESULTS_CACHE_SECONDS = int(os.environ.get("EXPERIMENT_RESULTS_CACHE_SECONDS", "300"))
+THROTTLE_RATES["experiments"] = os.environ.get("THROTTLE_RATE_EXPERIMENTS", "120/minute")
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(
+    {
+        "ExperimentStatusEnum": "experiments.models.Experiment.Status",
+        "ExperimentAudienceEnum": "experiments.models.Experiment.Audience",
+    }
+)

@@ -42,6 +42,7 @@ MAX_PREFIX = 12
 SIGNED_VERSION = "V1"
 SIGNATURE_LENGTH = 86  # base64url of 64 bytes, unpadded
 BLANK = " \t\n\r"  # what a payload is trimmed of (the engines' code rule)
+MAX_ID = 2**53 - 1  # ids a JavaScript Number holds exactly
 
 # Bytes below 248 (8 x 31) map evenly onto the alphabet; the others are dropped.
 _ACCEPTED = MODULUS * (256 // MODULUS)
@@ -100,8 +101,17 @@ def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+def _unb64(text: str) -> bytes | None:
+    """The bytes of unpadded base64url `text` in its one canonical form, else None. Python's
+    decoder alone would take padding, `+` and `/`, skip foreign characters and ignore the unused
+    low bits; engine.js refuses all of these, and both must give the same answers."""
+    if not isinstance(text, str) or not text.isascii():
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except ValueError:
+        return None
+    return raw if _b64(raw) == text else None
 
 
 def public_key_text(private_key: Ed25519PrivateKey) -> str:
@@ -128,11 +138,8 @@ def signed_parts(payload: str) -> tuple[str, int, bytes] | None:
         return None
     if len(signature) != SIGNATURE_LENGTH or not code:
         return None
-    try:
-        raw = _unb64(signature)
-    except ValueError:
-        return None
-    if len(raw) != 64 or _b64(raw) != signature:
+    raw = _unb64(signature)
+    if raw is None or len(raw) != 64:
         return None
     return normalise_code(code), int(batch), raw
 
@@ -140,8 +147,12 @@ def signed_parts(payload: str) -> tuple[str, int, bytes] | None:
 def signature_valid(
     *, public_key: str, brand_id: int, batch_id: int, code: str, signature: bytes
 ) -> bool:
+    raw_key = _unb64(public_key)
+    # The message names an integer brand (engine.js would write `null` where Python writes `None`).
+    if raw_key is None or type(brand_id) is not int or not 0 <= brand_id <= MAX_ID:
+        return False
     try:
-        key = Ed25519PublicKey.from_public_bytes(_unb64(public_key))
+        key = Ed25519PublicKey.from_public_bytes(raw_key)
         key.verify(signature, signed_message(brand_id=brand_id, batch_id=batch_id, code=code))
     except (InvalidSignature, ValueError):
         return False

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from django.db import IntegrityError, transaction
-from django.db.models import Case, F, Value, When
+from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
 from vouchers.models import VoucherCode, VoucherRedemption
@@ -29,12 +29,17 @@ def ticket_source(ticket_id: int) -> str:
     return f"pos-ticket:{ticket_id}"
 
 
-def _take(code_id: int) -> bool:
-    """One use of the code, if it has one left: True when this call took it."""
+def _take(code_id: int, customer_id: int | None = None, *, check_customer=False) -> bool:
+    """One use of the code, if it has one left: True when this call took it. With
+    `check_customer`, only when the code is bound to no one or to `customer_id` (a till cannot
+    know bindings offline)."""
+    codes = VoucherCode.objects.filter(
+        pk=code_id, status=CS.AVAILABLE, uses__lt=F("max_uses"), batch__voided_at__isnull=True
+    )
+    if check_customer:
+        codes = codes.filter(Q(customer__isnull=True) | Q(customer_id=customer_id))
     return bool(
-        VoucherCode.objects.filter(
-            pk=code_id, status=CS.AVAILABLE, uses__lt=F("max_uses"), batch__voided_at__isnull=True
-        ).update(
+        codes.update(
             uses=F("uses") + 1,
             status=Case(
                 When(uses__gte=F("max_uses") - 1, then=Value(CS.RESERVED)),
@@ -140,14 +145,15 @@ def voucher_record_offline(
     """A till sold with the code offline: take a use and make it final at once. The first sale
     uploaded wins; when the code has no use left the sale is recorded `refused` and False is
     returned, for the ticket to be flagged. A replay of the same ticket changes nothing and
-    answers as the first time."""
+    answers as the first time. A code bound to another customer is refused the same way: a till
+    cannot know bindings offline."""
     source = ticket_source(ticket_id)
     existing = VoucherRedemption.objects.filter(code_id=code_id, source=source).first()
     if existing is not None:
         return existing.status == RS.REDEEMED
     try:
         with transaction.atomic():
-            taken = _take(code_id)
+            taken = _take(code_id, customer_id, check_customer=True)
             VoucherRedemption.objects.create(
                 code_id=code_id,
                 source=source,

@@ -45,6 +45,8 @@ MAX_QUANTITY = 5_000_000
 # Rounds of a chunk before generation gives up: only a nearly full code space gets there.
 MAX_ROUNDS = 50
 EXPIRE_BATCH = 10_000
+# The code space is at least this many times the batch (8 characters: up to 85 million codes).
+GUESS_FACTOR = 10_000
 
 BS = VoucherBatch.Status
 CS = VoucherCode.Status
@@ -71,8 +73,9 @@ def voucher_batch_errors(
         errors["prefix"] = [f"At most {MAX_PREFIX} characters: capital letters, digits and dashes."]
     if not MIN_LENGTH <= length <= MAX_LENGTH:
         errors["length"] = [f"Between {MIN_LENGTH} and {MAX_LENGTH} characters."]
-    elif quantity > 31**length // 100:
-        # Keep the code space at least a hundred times the batch, so codes stay hard to guess.
+    elif quantity > 31**length // GUESS_FACTOR:
+        # A random guess of the right form finds one of the batch's codes at most once in
+        # GUESS_FACTOR tries (and repeated failures lock the guesser out).
         errors["length"] = ["Too short for this many codes: add characters."]
     if not 1 <= quantity <= MAX_QUANTITY:
         errors["quantity"] = [f"Between 1 and {MAX_QUANTITY:,} codes."]

@@ -15,7 +15,7 @@ from promotions.tests.factories import PromotionFactory
 
 PASSWORD = "pass-word-123"
 TIMEOUT_MS = 20_000
-AGREE = "Browser engine (engine.js v1.1.0) and server calculator agree."
+AGREE = "Browser engine (engine.js v1.2.0) and server calculator agree."
 # Redoc's bundle always shows its maker's logo from their CDN; the policy blocks it (nothing is
 # loaded from outside) and Redoc hides the image. The one violation expected.
 REDOC_LOGO = "https://cdn.redoc.ly/redoc/logo-mini.svg"

@@ -17,6 +17,7 @@ from core.errors import ApplicationError, ConflictError
 from core.money import to_minor
 from customers.models import Customer
 from customers.services import customer_link_brand
+from experiments.services import exposures_record
 from labels.selectors import product_label_ids
 from orders.models import Order, OrderLine, OrderPromotion
 from orders.selectors import (
@@ -116,7 +117,9 @@ def basket_price(
     used_vouchers: Collection[int] = (),
 ) -> PricedBasket:
     """Price a basket against the brand's live promotions, as an order placed now (or `at`)
-    would be. Writes nothing: quotes and order placement both go through here. The promotions
+    would be. Quotes and order placement both go through here. It writes nothing but, the first
+    time a customer's basket is priced under a running experiment, their exposure
+    (`experiments.services.exposures_record`: nothing when the brand runs none). The promotions
     in `exhausted` are priced as having no use left, the rewards in `used_rewards` and the
     voucher codes in `used_vouchers` as used."""
     if store is not None and store.brand_id != brand.id:
@@ -151,13 +154,21 @@ def basket_price(
         promotions=promotions, currency=brand.currency, exhausted=exhausted
     )
     context = context_with_vouchers(context=context, promotions=promotions, used=used_vouchers)
-    return price_basket(
+    priced = price_basket(
         lines=basket_lines,
         context=context,
         promotions=promotions,
         bundle_hash=bundle_hash,
         rules=rules,
     )
+    exposures_record(
+        promotions=promotions,
+        customer_id=context.customer_id,
+        label_ids=context.customer_label_ids,
+        tier=context.tier,
+        at=context.at,
+    )
+    return priced
 
 
 def order_place(

@@ -77,6 +77,7 @@ BUDGET_EXHAUSTED = "budget_exhausted"
 CONDITION_NOT_MET = "condition_not_met"
 NO_ELIGIBLE_UNITS = "no_eligible_units"
 NOT_BEST_DEAL = "not_best_deal"
+NOT_IN_VARIANT = "not_in_variant"
 
 _LOCAL_TIME = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2})(?::[0-9]{2})?")
 _CODE_STRIP = " \t\n\r"
@@ -214,7 +215,8 @@ class _Context:
         self.usage = {
             str(key): value for key, value in (context.get("customer_usage") or {}).items()
         }
-        self.vouchers = set(context.get("vouchers") or ())
+        # Integers only (a JSON `true` is no promotion id, as in engine.js).
+        self.vouchers = {v for v in context.get("vouchers") or () if type(v) is int}
 
 
 class _Basket:
@@ -386,6 +388,15 @@ def _rejection(promotion: dict, context: _Context) -> str | None:
     per_customer = limits.get("max_uses_per_customer")
     if per_customer is not None and context.customer_id is None:
         return CUSTOMER_NOT_TARGETED
+    experiment = promotion.get("experiment")
+    if experiment is not None and experiment_variant(
+        experiment,
+        now=context.now,
+        customer_id=context.customer_id,
+        labels=context.labels,
+        tier=context.tier,
+    ) != experiment.get("variant"):
+        return NOT_IN_VARIANT
     code = promotion.get("code")
     if code and normalise_code(code) not in context.codes:
         return CODE_REQUIRED
@@ -400,6 +411,84 @@ def _rejection(promotion: dict, context: _Context) -> str | None:
     if remaining_budget is not None and remaining_budget <= 0:
         return BUDGET_EXHAUSTED
     return None
+
+
+_MASK32 = 0xFFFFFFFF
+
+
+def _rotl32(value: int, bits: int) -> int:
+    return ((value << bits) | (value >> (32 - bits))) & _MASK32
+
+
+def murmur3_32(data: bytes, seed: int = 0) -> int:
+    """MurmurHash3 (x86, 32-bit) of `data`: the experiments' bucketing hash (engine.js
+    `murmur3_32` gives the same integer)."""
+    c1, c2 = 0xCC9E2D51, 0x1B873593
+    h = seed & _MASK32
+    length = len(data)
+    whole = length - length % 4
+    for index in range(0, whole, 4):
+        k = int.from_bytes(data[index : index + 4], "little")
+        k = _rotl32((k * c1) & _MASK32, 15)
+        h ^= (k * c2) & _MASK32
+        h = (_rotl32(h, 13) * 5 + 0xE6546B64) & _MASK32
+    k = 0
+    tail = data[whole:]
+    if len(tail) == 3:
+        k ^= tail[2] << 16
+    if len(tail) >= 2:
+        k ^= tail[1] << 8
+    if tail:
+        k ^= tail[0]
+        k = _rotl32((k * c1) & _MASK32, 15)
+        h ^= (k * c2) & _MASK32
+    h ^= length
+    h ^= h >> 16
+    h = (h * 0x85EBCA6B) & _MASK32
+    h ^= h >> 13
+    h = (h * 0xC2B2AE35) & _MASK32
+    return h ^ (h >> 16)
+
+
+def experiment_bucket(salt: str, customer_id: int, total: int) -> int:
+    """The customer's bucket in 0..total-1: MurmurHash3 of the UTF-8 text "<salt>:<id>"."""
+    return murmur3_32(f"{salt}:{customer_id}".encode()) % total
+
+
+def experiment_variant(experiment: dict, *, now: int, customer_id, labels, tier) -> int | None:
+    """The variant id an experiment assigns (see ENGINE.md, "Experiments"): the control for an
+    anonymous basket, a customer outside the audience or outside the experiment's dates;
+    otherwise the variant whose cumulative weight (variants by id) passes the bucket."""
+    control = experiment.get("control")
+    starts_at, ends_at = experiment.get("starts_at"), experiment.get("ends_at")
+    if (starts_at is not None and now < starts_at) or (ends_at is not None and now >= ends_at):
+        return control
+    if type(customer_id) is not int or not 0 <= customer_id <= MAX_AMOUNT:
+        return control
+    audience = experiment.get("audience") or {}
+    audience_labels = audience.get("labels") or ()
+    if audience_labels and not any(label in labels for label in audience_labels):
+        return control
+    audience_tiers = audience.get("tiers") or ()
+    if audience_tiers and tier not in audience_tiers:
+        return control
+    variants = sorted(
+        (
+            v
+            for v in experiment.get("variants") or ()
+            if type(v.get("weight")) is int and abs(v["weight"]) <= MAX_AMOUNT
+        ),
+        key=lambda v: v.get("id") or 0,
+    )
+    total = sum(max(v["weight"], 0) for v in variants)
+    if total <= 0:
+        return control
+    bucket = experiment_bucket(str(experiment.get("salt") or ""), customer_id, total)
+    for variant in variants:
+        bucket -= max(variant["weight"], 0)
+        if bucket < 0:
+            return variant.get("id")
+    return control
 
 
 def _stacking(promotion: dict) -> str:

@@ -393,11 +393,46 @@ def promotion_compile(*, promotion: Promotion, relations: dict | None = None) ->
     }
     voucher = _voucher(promotion)
     if voucher is not None:
-        # Schema 2: an engine that does not know vouchers reports the promotion `unsupported`
-        # instead of giving it without a code. Promotions without batches keep schema 1.
-        compiled["schema_version"] = VOUCHER_SCHEMA_VERSION
         compiled["voucher"] = voucher
+    experiment = _experiment(promotion)
+    if experiment is not None:
+        compiled["experiment"] = experiment
+    if voucher is not None or experiment is not None:
+        # Schema 2: an engine that knows neither vouchers nor experiments reports the promotion
+        # `unsupported` instead of giving it without a code or to everyone. Others keep schema 1.
+        compiled["schema_version"] = VOUCHER_SCHEMA_VERSION
     return compiled
+
+
+def _experiment(promotion: Promotion) -> dict | None:
+    """The running experiment the promotion is a variant of, as the engines assign it (one
+    query, two when there is one): None when it is in no running experiment."""
+    if promotion.pk is None:
+        return None
+    variant = (
+        promotion.experiment_variants.filter(experiment__status="running")
+        .select_related("experiment")
+        .first()
+    )
+    if variant is None:
+        return None
+    experiment = variant.experiment
+    variants = list(experiment.variants.order_by("pk").values("pk", "weight", "is_control"))
+    audience = {"labels": [], "tiers": []}
+    if experiment.audience == "label":
+        audience["labels"] = [experiment.audience_label_id]
+    elif experiment.audience == "tier":
+        audience["tiers"] = [experiment.audience_tier]
+    return {
+        "id": experiment.pk,
+        "salt": experiment.salt,
+        "variant": variant.pk,
+        "control": next((v["pk"] for v in variants if v["is_control"]), None),
+        "variants": [{"id": v["pk"], "weight": v["weight"]} for v in variants],
+        "audience": audience,
+        "starts_at": _epoch(experiment.starts_at),
+        "ends_at": _epoch(experiment.ends_at),
+    }
 
 
 def _voucher(promotion: Promotion) -> dict | None:

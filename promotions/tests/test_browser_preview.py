@@ -26,7 +26,7 @@ SCREENSHOT = str(Path(tempfile.gettempdir()) / "admin_promotion_preview.png")
 SCREENSHOT_PAGE = str(Path(tempfile.gettempdir()) / "admin_promotion_preview_page.png")
 SCREENSHOT_ISSUE = str(Path(tempfile.gettempdir()) / "admin_promotion_preview_issue.png")
 TIMEOUT_MS = 15_000
-AGREE = "Browser engine (engine.js v1.1.0) and server calculator agree."
+AGREE = "Browser engine (engine.js v1.2.0) and server calculator agree."
 
 
 @pytest.fixture
@@ -212,7 +212,7 @@ def test_saved_promotion_is_previewed_with_its_unsaved_changes(live_server, shop
 
             # Then the panel says so, as an alert
             check = page.locator("#preview-check")
-            expect(check).to_contain_text("Mismatch: the browser engine (engine.js v1.1.0)")
+            expect(check).to_contain_text("Mismatch: the browser engine (engine.js v1.2.0)")
             expect(check).to_have_attribute("role", "alert")
         finally:
             browser.close()

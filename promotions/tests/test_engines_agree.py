@@ -1,7 +1,8 @@
 """Python and JavaScript price every basket the same, and the calculator keeps its invariants.
 
 Hypothesis draws seeds; each seed builds a batch of random cases (every promotion type, stacking
-modes, limits, caps, budgets, windows across midnight, codes, targeting) with `random.Random`,
+modes, limits, caps, budgets, windows across midnight, codes, targeting, schema-2 promotions with
+a voucher requirement and contexts listing unlocked vouchers) with `random.Random`,
 which keeps 2,000+ cases fast. Node prices a whole batch in one subprocess through
 `js/run_engine.mjs`; the canonical JSON of both engines must be byte-identical.
 """
@@ -38,6 +39,17 @@ TYPES = [
 PERCENTS = [1, 500, 1250, 3333, 5000, 6667, 9999, 10000]
 PRICES = [0, 1, 2, 3, 99, 100, 150, 299, 333, 500, 999, 1000, 1999, 2500, 4000]
 OUTSIDE_PRODUCT = 99
+# The voucher requirement as the compiler writes it: with an offline batch under the brand's key,
+# or online only (no key, no batch); the calculator reads only whether it is null.
+VOUCHERS = [
+    {
+        "key": "A6EHv_POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg",
+        "batches": [
+            {"id": 12, "prefix": "OFF-", "length": 8, "starts_at": NOW - 60, "ends_at": None}
+        ],
+    },
+    {"key": None, "batches": []},
+]
 
 
 def _catalog(rng: random.Random) -> dict[int, dict]:
@@ -194,7 +206,7 @@ def _promotion(rng: random.Random, promotion_id: int) -> dict:
     if rng.random() < 0.05:
         targeting["signed_in_only"] = True
     promotion = {
-        "schema_version": 1 if rng.random() < 0.98 else 2,
+        "schema_version": rng.choice([1] * 30 + [2] * 9 + [3]),
         "id": promotion_id,
         "name": rng.choice(["Deal", "Menú del día", "Happy hour ☕", ""]),
         "type": promotion_type,
@@ -211,6 +223,11 @@ def _promotion(rng: random.Random, promotion_id: int) -> dict:
         "scope": _scope(rng),
         "params": _params(rng, promotion_type),
     }
+    if promotion["schema_version"] != 1:
+        # Schema 2 carries a voucher requirement (null now and then: no requirement); schema 3 is
+        # a form this engine does not know, voucher or not.
+        promotion["brand_id"] = 3
+        promotion["voucher"] = rng.choice([*VOUCHERS, VOUCHERS[0], None])
     return promotion
 
 
@@ -236,6 +253,16 @@ def random_case(rng: random.Random) -> dict:
         "codes": rng.choice([[], ["save10"], [" LUNCH ", "SAVE10"]]),
         "customer_usage": {str(promotion_id): rng.randint(0, 2) for promotion_id in ids[:2]},
     }
+    # The promotions whose voucher the till or the server checked: absent, empty, some of the
+    # case's promotions (in any order), or ids of promotions not in the bundle.
+    vouchers = rng.random()
+    if vouchers < 0.7:
+        count = len(ids) if vouchers < 0.4 else rng.randint(0, len(ids))
+        context["vouchers"] = rng.sample(ids, count)
+        if rng.random() < 0.2:
+            context["vouchers"].append(rng.choice([40, 41]))
+    elif vouchers < 0.8:
+        context["vouchers"] = []
     return {
         "basket": {"lines": lines},
         "context": context,
@@ -290,6 +317,7 @@ def test_the_random_cases_exercise_every_type_and_many_outcomes():
     applied_types = set()
     reasons = set()
     suggestion_types = set()
+    vouchers = defaultdict(int)
     for _ in range(BATCH):
         case = random_case(rng)
         result = json.loads(_python(case))
@@ -297,8 +325,25 @@ def test_the_random_cases_exercise_every_type_and_many_outcomes():
         applied_types.update("cashback" for _ in result["cashback"])
         reasons.update(entry["reason"] for entry in result["rejected"])
         suggestion_types.update(entry["type"] for entry in result["suggestions"])
-    # Then it makes every type apply and reaches every reason and suggestion
+        by_id = {promotion["id"]: promotion for promotion in case["promotions"]}
+        unlocked = set(case["context"].get("vouchers") or ())
+        for entry in result["applied"] + result["cashback"]:
+            if by_id[entry["promotion_id"]].get("voucher") is not None:
+                vouchers["applied with a voucher"] += 1
+        for entry in result["rejected"]:
+            promotion = by_id[entry["promotion_id"]]
+            if (
+                entry["reason"] == "code_required"
+                and promotion.get("voucher") is not None
+                and promotion["id"] not in unlocked
+                and not promotion.get("code")
+            ):
+                vouchers["locked without its voucher"] += 1
+    # Then it makes every type apply and reaches every reason and suggestion, and voucher
+    # promotions both apply (unlocked) and are refused (locked)
     assert applied_types == set(TYPES) - {"cross_brand"}
+    assert vouchers["applied with a voucher"] >= 5
+    assert vouchers["locked without its voucher"] >= 10
     assert reasons >= {
         "not_applicable",
         "unsupported",

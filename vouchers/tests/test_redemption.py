@@ -7,9 +7,10 @@ from decimal import Decimal
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from core.tests.api_world import build_tenant
+from core.tests.api_world import build_tenant, token_client
 from orders.models import Order
 from orders.services.payment import order_set_payment_status
 from orders.services.placement import LineRequest, basket_price, order_place
@@ -216,3 +217,55 @@ def test_one_single_use_code_in_fifty_concurrent_orders_discounts_exactly_one():
     code.refresh_from_db()
     assert (code.status, code.uses) == ("reserved", 1)
     assert list(VoucherRedemption.objects.values_list("order_id", flat=True)) == [winner.pk]
+
+
+def _count(run) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        run()
+    return len(queries)
+
+
+def test_a_voucher_code_costs_one_query_in_a_quote_and_three_in_an_order(a, b):
+    # Given a voucher promotion at brand A, the same promotion without vouchers at brand B
+    promotion = voucher_promotion(a)
+    voucher_promotion(b)
+    first, second, third = batch(promotion, quantity=3).codes.order_by("pk")
+    client = token_client(a.customer.user)
+    body = {"brand": a.brand.slug, "lines": [{"product": a.product.pk, "quantity": 1}]}
+
+    def quote_with(codes):
+        def run():
+            response = client.post(
+                "/api/v1/pricing/quote/", {**body, "codes": codes}, format="json"
+            )
+            assert response.status_code == 200, response.content
+
+        return run
+
+    quote_with([])()  # warms the bundle cache
+
+    # Then a quote with a voucher code reads one query more than one without
+    assert _count(quote_with([first.code])) == _count(quote_with([])) + 1
+    # and an unknown code of a brand with vouchers costs the same one query
+    assert _count(quote_with(["NOSUCHCODE2"])) == _count(quote_with([])) + 1
+
+    # And an order applying it with a code costs three queries more than an order applying the
+    # same promotion without one: the look-up, the conditional update, the redemption row
+    place(a, [third.code], customer=a.customer)
+    place(b, [], customer=b.customer)
+    with_code = _count(lambda: place(a, [second.code], customer=a.customer))
+    without = _count(lambda: place(b, [], customer=b.customer))
+    assert with_code == without + 3
+
+
+def test_codes_cost_nothing_at_a_brand_without_voucher_promotions(a):
+    client = token_client(a.customer.user)
+    body = {"brand": a.brand.slug, "lines": [{"product": a.product.pk, "quantity": 1}]}
+
+    def run(codes):
+        return lambda: client.post(
+            "/api/v1/pricing/quote/", {**body, "codes": codes}, format="json"
+        )
+
+    run([])()
+    assert _count(run(["SOMECODE23"])) == _count(run([]))

@@ -39,6 +39,7 @@ export const REASONS = Object.freeze({
   CONDITION_NOT_MET: "condition_not_met",
   NO_ELIGIBLE_UNITS: "no_eligible_units",
   NOT_BEST_DEAL: "not_best_deal",
+  NOT_IN_VARIANT: "not_in_variant",
 });
 const R = REASONS;
 
@@ -180,7 +181,7 @@ function prepareContext(context) {
     paymentMethod: context.payment_method || null,
     codes: new Set((context.codes || []).map(normaliseCode)),
     usage,
-    vouchers: new Set(context.vouchers || []),
+    vouchers: new Set((context.vouchers || []).filter((id) => Number.isSafeInteger(id))),
   };
 }
 
@@ -298,6 +299,71 @@ function inTime(validity, context, windowsRequired) {
   return false;
 }
 
+// MurmurHash3 (x86, 32-bit): the experiments' bucketing hash, as calculator.murmur3_32.
+export function murmur3_32(bytes, seed = 0) {
+  const c1 = 0xcc9e2d51;
+  const c2 = 0x1b873593;
+  let h = seed >>> 0;
+  const length = bytes.length;
+  const whole = length - (length % 4);
+  for (let i = 0; i < whole; i += 4) {
+    let k = bytes[i] | (bytes[i + 1] << 8) | (bytes[i + 2] << 16) | (bytes[i + 3] << 24);
+    k = Math.imul(k, c1);
+    k = (k << 15) | (k >>> 17);
+    h ^= Math.imul(k, c2);
+    h = (h << 13) | (h >>> 19);
+    h = (Math.imul(h, 5) + 0xe6546b64) | 0;
+  }
+  const rest = length - whole;
+  if (rest) {
+    let k = 0;
+    if (rest === 3) k ^= bytes[whole + 2] << 16;
+    if (rest >= 2) k ^= bytes[whole + 1] << 8;
+    k ^= bytes[whole];
+    k = Math.imul(k, c1);
+    k = (k << 15) | (k >>> 17);
+    h ^= Math.imul(k, c2);
+  }
+  h ^= length;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+const UTF8 = new TextEncoder();
+
+export function experimentBucket(salt, customerId, total) {
+  return murmur3_32(UTF8.encode(`${salt}:${customerId}`)) % total;
+}
+
+// The variant an experiment assigns, as calculator.experiment_variant (ENGINE.md, "Experiments").
+export function experimentVariant(experiment, { now, customerId, labels, tier }) {
+  const control = experiment.control ?? null;
+  const startsAt = experiment.starts_at ?? null;
+  const endsAt = experiment.ends_at ?? null;
+  if ((startsAt !== null && now < startsAt) || (endsAt !== null && now >= endsAt)) return control;
+  if (!Number.isSafeInteger(customerId) || customerId < 0) return control;
+  const audience = experiment.audience || {};
+  const audienceLabels = audience.labels || [];
+  if (audienceLabels.length && !audienceLabels.some((label) => labels.has(label))) return control;
+  const audienceTiers = audience.tiers || [];
+  if (audienceTiers.length && !audienceTiers.includes(tier)) return control;
+  const variants = (experiment.variants || [])
+    .filter((variant) => Number.isSafeInteger(variant.weight))
+    .sort((a, b) => (a.id || 0) - (b.id || 0));
+  const total = variants.reduce((sum, variant) => sum + Math.max(variant.weight, 0), 0);
+  if (total <= 0) return control;
+  let bucket = experimentBucket(String(experiment.salt || ""), customerId, total);
+  for (const variant of variants) {
+    bucket -= Math.max(variant.weight, 0);
+    if (bucket < 0) return variant.id ?? null;
+  }
+  return control;
+}
+
 function stackingOf(promotion) {
   return promotion.stacking || STANDARD;
 }
@@ -337,6 +403,18 @@ function rejection(promotion, context) {
   const limits = promotion.limits || {};
   const perCustomer = limits.max_uses_per_customer ?? null;
   if (perCustomer !== null && context.customerId === null) return R.CUSTOMER_NOT_TARGETED;
+  const experiment = promotion.experiment ?? null;
+  if (
+    experiment !== null &&
+    experimentVariant(experiment, {
+      now: context.now,
+      customerId: context.customerId,
+      labels: context.labels,
+      tier: context.tier,
+    }) !== (experiment.variant ?? null)
+  ) {
+    return R.NOT_IN_VARIANT;
+  }
   const code = promotion.code;
   if (code && !context.codes.has(normaliseCode(code))) return R.CODE_REQUIRED;
   if ((promotion.voucher ?? null) !== null && !context.vouchers.has(promotion.id)) {
@@ -1256,8 +1334,9 @@ function signedParts(payload) {
 }
 
 async function voucherSignatureValid(publicKey, brandId, batchId, code, signature) {
-  const key = base64UrlDecode(String(publicKey || ""));
-  if (key === null) return false;
+  const key = typeof publicKey === "string" ? base64UrlDecode(publicKey) : null;
+  // The message names an integer brand (Python would write `None` where this writes `null`).
+  if (key === null || !Number.isSafeInteger(brandId) || brandId < 0) return false;
   const message = new TextEncoder().encode(`voucher:v1:${brandId}:${batchId}:${code}`);
   try {
     const imported = await globalThis.crypto.subtle.importKey(

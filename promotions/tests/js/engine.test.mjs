@@ -98,11 +98,11 @@ test("the result carries the engine version and the bundle hash, byte for byte",
     promotions: [],
     bundleHash: "sha256:x",
   });
-  assert.equal(ENGINE_VERSION, "1.1.0");
+  assert.equal(ENGINE_VERSION, "1.2.0");
   assert.equal(
     resultToJson(result),
     '{"applied":[],"bundle_hash":"sha256:x","cashback":[],"cashback_total":0,' +
-      '"discount_total":0,"engine_version":"1.1.0","lines":[{"allocations":[],"discount":0,' +
+      '"discount_total":0,"engine_version":"1.2.0","lines":[{"allocations":[],"discount":0,' +
       '"index":0,"line_id":null,"product_id":1,"quantity":1,"subtotal":100,"total":100,' +
       '"unit_price":100}],"rejected":[],"subtotal":100,"suggestions":[],"total":100}',
   );
