@@ -824,6 +824,54 @@ def _seed_campaign(brands: dict[str, Brand], result: DemoResult) -> None:
     result.created["campaign rewards"] += process_cross_brand_accumulation().rewards_issued
 
 
+DEMO_VOUCHER_PROMOTION = "Welcome voucher: 15% off"
+DEMO_VOUCHER_CODES = 200
+
+
+def _seed_vouchers(brands: dict[str, Brand], result: DemoResult) -> None:
+    """Per brand, a voucher promotion (15% off everything, only with one of its codes) and a
+    batch of single-use codes that tills can check offline; the codes are generated here as
+    well, so the demo has them without a worker (generation is re-runnable)."""
+    from promotions.models import Promotion
+    from promotions.services.lifecycle import promotion_save
+    from vouchers.models import VoucherBatch
+    from vouchers.services import voucher_batch_create, voucher_batch_generate
+
+    now = timezone.now()
+    for brand in brands.values():
+        promotion = Promotion.objects.filter(brand=brand, name=DEMO_VOUCHER_PROMOTION).first()
+        if promotion is None:
+            promotion = promotion_save(
+                promotion=Promotion(
+                    brand=brand,
+                    name=DEMO_VOUCHER_PROMOTION,
+                    type=Promotion.Type.PERCENT_DISCOUNT,
+                    status=Promotion.Status.ACTIVE,
+                    starts_at=now - timedelta(days=1),
+                    ends_at=now + timedelta(days=365),
+                    params={"percent": "15"},
+                    all_products=True,
+                    stacking=Promotion.Stacking.STACKABLE,
+                )
+            )
+            result.created["promotions"] += 1
+        batch = VoucherBatch.objects.filter(promotion=promotion).first()
+        if batch is None:
+            batch = voucher_batch_create(
+                promotion=promotion,
+                name="Welcome mailing",
+                quantity=DEMO_VOUCHER_CODES,
+                prefix="WELCOME-",
+                length=8,
+                valid_until=now + timedelta(days=180),
+                offline=True,
+            )
+            result.created["voucher batches"] += 1
+        result.created["voucher codes"] += voucher_batch_generate(batch_id=batch.pk).generated - (
+            batch.generated
+        )
+
+
 def _seed_storefront_login(brands: dict[str, Brand], password: str, result: DemoResult) -> None:
     """A storefront login for the first brand's top member, so that `/account/` shows points, a
     tier, badges, a code, the catalogue and a wallet out of the box (once: a member who has a
@@ -895,5 +943,6 @@ def demo_seed(
         _seed_reward_codes_catalogue(brands, result)
         _seed_rewards(brands, result)
         _seed_storefront_login(brands, password, result)
+        _seed_vouchers(brands, result)
     result.created.update(_loyalty_counts() - loyalty_before)
     return result

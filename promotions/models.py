@@ -273,6 +273,14 @@ class PosTicket(models.Model):
     diff = models.JSONField(default=list, blank=True, help_text="Device value against server's.")
     overrun = models.BooleanField(default=False)
     overrun_promotion_ids = models.JSONField(default=list, blank=True)
+    voucher_conflict = models.BooleanField(
+        default=False,
+        help_text="A voucher the till accepted was not redeemed here: used up by an earlier "
+        "upload, or it failed the server's check (signature, batch, validity).",
+    )
+    voucher_conflict_codes = models.JSONField(
+        default=list, blank=True, help_text="The codes of those vouchers."
+    )
     response = models.JSONField(help_text="The answer given for this ticket, replayed as is.")
     received_at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
 

@@ -16,6 +16,7 @@ from promotions.services.pos_uploads import (
     MAX_RESULT_CHARS,
     MAX_TICKETS_PER_BATCH,
     REJECTED,
+    VOUCHER_STATUSES,
     LogLine,
     TicketCustomer,
     TicketInput,
@@ -24,14 +25,19 @@ from promotions.services.pos_uploads import (
     payload_hash,
     storable_text_problem,
 )
+from vouchers.codes import BLANK
 
 MAX_LINES_PER_TICKET = 500
 MAX_LOG_LINES_PER_BATCH = 100
 MAX_LOG_MESSAGE_CHARS = 2000
 MAX_LOG_CONTEXT_CHARS = 4096
+MAX_VOUCHERS_PER_TICKET = 10
+# V1.<code of at most 40>.<batch id of at most 15 digits>.<86 characters of signature> is 146.
+MAX_VOUCHER_CHARS = 160
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 LATEST = datetime(2100, 1, 1, tzinfo=UTC)
 TICKET_ID = re.compile(r"^[\x21-\x7e]{1,64}\Z")
+VOUCHER_PAYLOAD = re.compile(rf"^[\x21-\x7e]{{1,{MAX_VOUCHER_CHARS}}}\Z")
 
 
 @extend_schema_field(
@@ -96,6 +102,35 @@ class LineIdField(serializers.Field):
         return value
 
 
+@extend_schema_field(
+    {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": MAX_VOUCHER_CHARS,
+        "pattern": f"^[\\u0021-\\u007e]{{1,{MAX_VOUCHER_CHARS}}}$",  # VOUCHER_PAYLOAD, ECMA form
+        "example": "V1.SPRING-7KQ2M9XA4.12.<86 characters of base64url signature>",
+    }
+)
+class VoucherPayloadField(serializers.Field):
+    """A signed voucher as the till scanned it, `V1.<code>.<batch id>.<signature>`: a string
+    of printable ASCII (no number, no spaces inside). Its form and signature are the check's
+    business (a payload that fails it is stored and flagged, not refused)."""
+
+    default_error_messages = {
+        "invalid": "A signed voucher as scanned, V1.<code>.<batch id>.<signature>: a string of "
+        f"printable ASCII without spaces, at most {MAX_VOUCHER_CHARS} characters.",
+    }
+
+    def to_internal_value(self, data):
+        payload = data.strip(BLANK) if isinstance(data, str) else None
+        if payload is None or not VOUCHER_PAYLOAD.fullmatch(payload):
+            self.fail("invalid")
+        return payload
+
+    def to_representation(self, value):
+        return value
+
+
 class TicketLineSerializer(serializers.Serializer):
     line_id = LineIdField(
         required=False,
@@ -152,6 +187,13 @@ class TicketInputSerializer(serializers.Serializer):
     )
     payment_method = serializers.CharField(
         max_length=40, allow_blank=True, allow_null=True, default=""
+    )
+    vouchers = serializers.ListField(
+        child=VoucherPayloadField(),
+        max_length=MAX_VOUCHERS_PER_TICKET,
+        default=list,
+        help_text="The signed voucher payloads the device accepted offline (engine.js "
+        "verifyVoucher) and priced with; each is checked again here and redeemed.",
     )
     result = serializers.DictField(
         child=serializers.JSONField(),
@@ -231,6 +273,30 @@ def ticket_parse(raw) -> TicketInput | TicketRejection:
         ),
         codes=tuple(data["codes"]),
         payment_method=data["payment_method"] or "",
+        vouchers=tuple(data["vouchers"]),
+    )
+
+
+class TicketVoucherResultSerializer(serializers.Serializer):
+    """What became of one uploaded voucher, in the order they were sent."""
+
+    code = serializers.CharField(
+        allow_null=True, help_text="The code of the payload, null when it has no signed form."
+    )
+    batch_id = serializers.IntegerField(allow_null=True)
+    promotion_id = serializers.IntegerField(
+        allow_null=True, help_text="The promotion of its batch in the ticket's bundle."
+    )
+    status = serializers.ChoiceField(
+        choices=VOUCHER_STATUSES,
+        help_text="redeemed (this sale holds the use); left usable as an order would leave "
+        "it: not_applied (its promotion gave nothing in the device's result), "
+        "one_per_promotion (another code of the promotion, the lowest id, counted); flagged: "
+        "refused (no use left for this sale: an earlier upload or an order took it, it was "
+        "voided, or it is another customer's), or why the server's check refused it "
+        "(the promotion is not unlocked here): malformed, unknown_batch, bad_signature, "
+        "not_started, expired, unknown_code (no such code at the brand), unchecked (the "
+        "ticket's bundle is unknown).",
     )
 
 
@@ -248,6 +314,19 @@ class TicketResultSerializer(serializers.Serializer):
     unverifiable_reason = serializers.CharField(allow_null=True)
     mismatches = serializers.IntegerField(help_text="Differing values (up to 50).")
     error = ErrorSerializer(allow_null=True)
+    # Only in the answers of tickets that carried vouchers: other answers stay as they were.
+    voucher_conflict = serializers.BooleanField(
+        required=False,
+        help_text="Present when the ticket carried vouchers: true when one of them is "
+        "flagged (no use left for it, e.g. an earlier upload took it, or refused by the "
+        "server's check). The sale is stored all the same.",
+    )
+    voucher_conflict_codes = serializers.ListField(
+        child=serializers.CharField(),
+        required=False,
+        help_text="The codes of the flagged vouchers (a payload without a signed form has none).",
+    )
+    vouchers = TicketVoucherResultSerializer(many=True, required=False)
 
 
 class UploadCountsSerializer(serializers.Serializer):

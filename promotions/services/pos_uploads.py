@@ -7,6 +7,13 @@ calculator against the exact promotions of the store's release the device named
 (`bundle_release_promotions`), and compares the canonical JSON of both results. Every promotion
 the device applied is recorded in the usage ledger (`usage_record_offline`); a limit overrun is
 flagged on the ticket, never refused: the sale happened.
+
+A ticket may carry the signed vouchers the till accepted offline. Each is checked again with the
+till's rule (`offline_voucher_check`) against the same release at the ticket's time; the
+promotions of the valid ones go into the server's context (so the price matches the till's) and
+their codes are redeemed for the sale (`voucher_record_offline`, in code id order). A code that
+had no use left for it (another upload or an order took it first), or a voucher that fails the
+check (and so unlocks nothing here), flags the ticket (`voucher_conflict`), never refuses it.
 """
 
 import hashlib
@@ -33,6 +40,10 @@ from promotions.selectors import bundle_release_promotions
 from promotions.services.calculator import ENGINE_VERSION, calculate, canonical_json
 from promotions.services.engine_input import engine_context
 from promotions.services.usage import usage_record_offline
+from vouchers.codes import VALID as VOUCHER_VALID
+from vouchers.codes import offline_voucher_check
+from vouchers.models import VoucherCode
+from vouchers.redemption import voucher_record_offline
 
 MAX_TICKETS_PER_BATCH = 200
 MAX_RESULT_CHARS = 256 * 1024
@@ -54,6 +65,33 @@ COUNT_KEYS = (
     "conflicts",
     "rejected",
     "overruns",
+)
+# What became of an uploaded voucher. Not flagged: redeemed for the sale, or left unused as an
+# order leaves it (its promotion gave nothing in the device's result, or another code of the
+# same promotion counted: the lowest code id, as in `orders.services.pricing`). Flagged:
+# refused by `voucher_record_offline` (no use left: an earlier upload or an order took it, it was
+# voided or expired, or it is another customer's), or why the server's check refused it
+# (`vouchers.codes` statuses other than valid; a valid signature of a code the brand does not
+# have; an unknown bundle).
+VOUCHER_REDEEMED = "redeemed"
+VOUCHER_NOT_APPLIED = "not_applied"
+VOUCHER_ONE_PER_PROMOTION = "one_per_promotion"
+VOUCHER_REFUSED = "refused"
+VOUCHER_UNKNOWN_CODE = "unknown_code"
+VOUCHER_UNCHECKED = "unchecked"
+VOUCHER_UNFLAGGED = frozenset({VOUCHER_REDEEMED, VOUCHER_NOT_APPLIED, VOUCHER_ONE_PER_PROMOTION})
+VOUCHER_STATUSES = (
+    VOUCHER_REDEEMED,
+    VOUCHER_NOT_APPLIED,
+    VOUCHER_ONE_PER_PROMOTION,
+    VOUCHER_REFUSED,
+    "malformed",
+    "unknown_batch",
+    "bad_signature",
+    "not_started",
+    "expired",
+    VOUCHER_UNKNOWN_CODE,
+    VOUCHER_UNCHECKED,
 )
 _COUNT_OF_STATUS = {
     PosTicket.Status.ACCEPTED: "accepted",
@@ -94,6 +132,7 @@ class TicketInput:
     customer: TicketCustomer | None = None
     codes: tuple[str, ...] = ()
     payment_method: str = ""
+    vouchers: tuple[str, ...] = ()  # signed payloads the device accepted
 
 
 @dataclass(frozen=True)
@@ -217,8 +256,9 @@ def _answer(
     unverifiable_reason: str | None = None,
     mismatches: int = 0,
     error: dict | None = None,
+    vouchers: Sequence[dict] | None = None,
 ) -> dict:
-    return {
+    answer = {
         "ticket_id": ticket_id,
         "status": status,
         "duplicate": duplicate,
@@ -228,6 +268,16 @@ def _answer(
         "mismatches": mismatches,
         "error": error,
     }
+    if vouchers is not None:
+        # Only for a ticket that carried vouchers, so the other answers keep their shape.
+        flagged = [v for v in vouchers if v["status"] not in VOUCHER_UNFLAGGED]
+        answer.update(
+            voucher_conflict=bool(flagged),
+            # A payload without a signed form has no code: it is flagged without one.
+            voucher_conflict_codes=sorted({v["code"] for v in flagged if v["code"]}),
+            vouchers=list(vouchers),
+        )
+    return answer
 
 
 @transaction.atomic
@@ -381,6 +431,22 @@ def _ticket_store(*, device: PosDevice, ticket: TicketInput, currency: str) -> d
     if customer is not None:
         _customer_known(customer_id=customer.id, brand_id=brand_id)
     basket = {"lines": _engine_basket(ticket=ticket, currency=currency, brand_id=brand_id)}
+    now = int(ticket.local_time.timestamp())
+    verifiable = ticket.engine_version == ENGINE_VERSION
+    promotions = None
+    if verifiable or ticket.vouchers:
+        # A ticket of another engine is not priced, but its vouchers are still checked.
+        promotions = bundle_release_promotions(store_id=store.pk, bundle_hash=ticket.bundle_hash)
+    checks = [
+        offline_voucher_check(payload=payload, promotions=promotions, now=now)
+        if promotions is not None
+        # Without the release nothing can be checked; the answer still names the code.
+        else {
+            **offline_voucher_check(payload=payload, promotions=[], now=now),
+            "status": VOUCHER_UNCHECKED,
+        }
+        for payload in ticket.vouchers
+    ]
     context = engine_context(
         at=ticket.local_time,
         time_zone=store.time_zone,
@@ -394,34 +460,34 @@ def _ticket_store(*, device: PosDevice, ticket: TicketInput, currency: str) -> d
         payment_method=ticket.payment_method,
         codes=ticket.codes,
         customer_usage=customer.usage if customer else None,
+        # Only what passed the check: a forged voucher never unlocks its promotion here.
+        vouchers=[c["promotion_id"] for c in checks if c["status"] == VOUCHER_VALID],
     )
 
     server_result = None
     diff: list[dict] = []
     reason = ""
-    if ticket.engine_version != ENGINE_VERSION:
+    if not verifiable:
         status, reason = PosTicket.Status.UNVERIFIABLE, ENGINE_VERSION_UNKNOWN
+    elif promotions is None:
+        status, reason = PosTicket.Status.UNVERIFIABLE, UNKNOWN_BUNDLE
     else:
-        promotions = bundle_release_promotions(store_id=store.pk, bundle_hash=ticket.bundle_hash)
-        if promotions is None:
-            status, reason = PosTicket.Status.UNVERIFIABLE, UNKNOWN_BUNDLE
+        try:
+            server_result = calculate(
+                basket=basket,
+                context=context,
+                promotions=promotions,
+                bundle_hash=ticket.bundle_hash,
+            )
+        except ValueError as error:
+            raise ApplicationError(
+                f"The basket cannot be priced: {error}.", code="invalid_basket"
+            ) from None
+        if canonical_json(result) == canonical_json(server_result):
+            status = PosTicket.Status.ACCEPTED
         else:
-            try:
-                server_result = calculate(
-                    basket=basket,
-                    context=context,
-                    promotions=promotions,
-                    bundle_hash=ticket.bundle_hash,
-                )
-            except ValueError as error:
-                raise ApplicationError(
-                    f"The basket cannot be priced: {error}.", code="invalid_basket"
-                ) from None
-            if canonical_json(result) == canonical_json(server_result):
-                status = PosTicket.Status.ACCEPTED
-            else:
-                status = PosTicket.Status.MISMATCH
-                diff = result_diff(result, server_result)
+            status = PosTicket.Status.MISMATCH
+            diff = result_diff(result, server_result)
 
     ticket_row = PosTicket.objects.create(
         device=device,
@@ -452,18 +518,110 @@ def _ticket_store(*, device: PosDevice, ticket: TicketInput, currency: str) -> d
         customer_id=customer and customer.id,
         currency=currency,
     )
+    vouchers = (
+        _vouchers_record(
+            ticket_row=ticket_row,
+            checks=checks,
+            applied=applied,
+            brand_id=brand_id,
+            customer_id=customer and customer.id,
+        )
+        if checks
+        else None
+    )
     answer = _answer(
         ticket_id=ticket.ticket_id,
         status=status,
         overrun_promotion_ids=overruns,
         unverifiable_reason=reason or None,
         mismatches=len(diff),
+        vouchers=vouchers,
     )
     ticket_row.overrun = bool(overruns)
     ticket_row.overrun_promotion_ids = overruns
+    ticket_row.voucher_conflict = bool(answer.get("voucher_conflict"))
+    ticket_row.voucher_conflict_codes = answer.get("voucher_conflict_codes", [])
     ticket_row.response = answer
-    ticket_row.save(update_fields=["overrun", "overrun_promotion_ids", "response"])
+    ticket_row.save(
+        update_fields=[
+            "overrun",
+            "overrun_promotion_ids",
+            "voucher_conflict",
+            "voucher_conflict_codes",
+            "response",
+        ]
+    )
     return answer
+
+
+def _vouchers_record(
+    *,
+    ticket_row: PosTicket,
+    checks: list[dict],
+    applied: dict[int, int],
+    brand_id: int,
+    customer_id: int | None,
+) -> list[dict]:
+    """Redeem for this sale the codes that counted: valid, of a promotion the device applied,
+    the lowest code id of its promotion. One query finds them, then each is recorded in code id
+    order (concurrent tickets take code rows in the same order; usage rows were taken before, as
+    order placement does). What became of each voucher, in upload order; the same code twice in
+    a ticket is one use."""
+    eligible = [c["status"] == VOUCHER_VALID and c["promotion_id"] in applied for c in checks]
+    wanted = sorted({c["code"] for c, ok in zip(checks, eligible, strict=True) if ok})
+    # No selector of the vouchers app gives "the brand's codes whatever their state" (pricing's
+    # keeps only available ones; a used-up code must be found to be recorded as refused).
+    found = {
+        (code, batch_id): pk
+        for code, batch_id, pk in (
+            VoucherCode.objects.filter(brand_id=brand_id, code__in=wanted).values_list(
+                "code", "batch_id", "pk"
+            )
+            if wanted
+            else ()
+        )
+    }
+    code_ids = [
+        found.get((c["code"], c["batch_id"])) if ok else None
+        for c, ok in zip(checks, eligible, strict=True)
+    ]
+    counted: dict[int, int] = {}  # promotion id -> the code id that counts
+    for check, code_id in zip(checks, code_ids, strict=True):
+        if code_id is not None:
+            promotion_id = check["promotion_id"]
+            counted[promotion_id] = min(code_id, counted.get(promotion_id, code_id))
+    redeemed = {
+        code_id: voucher_record_offline(
+            code_id=code_id,
+            ticket_id=ticket_row.pk,
+            customer_id=customer_id,
+            store_id=ticket_row.store_id,
+            used_at=ticket_row.local_time,
+        )
+        for code_id in sorted(counted.values())
+    }
+    outcomes = []
+    for check, code_id in zip(checks, code_ids, strict=True):
+        status = check["status"]
+        if status != VOUCHER_VALID:
+            pass
+        elif check["promotion_id"] not in applied:
+            status = VOUCHER_NOT_APPLIED
+        elif code_id is None:
+            status = VOUCHER_UNKNOWN_CODE
+        elif code_id not in redeemed:
+            status = VOUCHER_ONE_PER_PROMOTION
+        else:
+            status = VOUCHER_REDEEMED if redeemed[code_id] else VOUCHER_REFUSED
+        outcomes.append(
+            {
+                "code": check["code"],
+                "batch_id": check["batch_id"],
+                "promotion_id": check["promotion_id"],
+                "status": status,
+            }
+        )
+    return outcomes
 
 
 def _usage_record(
