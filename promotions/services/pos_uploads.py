@@ -34,6 +34,7 @@ from core.money import from_minor, to_minor
 from core.retention import purge_in_batches
 from core.text import unstorable_value
 from customers.models import Customer
+from experiments.services import exposures_record
 from labels.selectors import product_label_ids
 from promotions.models import PosLog, PosTicket, Promotion
 from promotions.selectors import bundle_release_promotions
@@ -529,6 +530,16 @@ def _ticket_store(*, device: PosDevice, ticket: TicketInput, currency: str) -> d
         if checks
         else None
     )
+    if promotions is not None and customer is not None:
+        # A sale priced offline under a running experiment exposes its customer, with the
+        # variant the till assigned (the same rule as the server's).
+        exposures_record(
+            promotions=promotions,
+            customer_id=customer.id,
+            label_ids=customer.label_ids,
+            tier=customer.tier,
+            at=ticket.local_time,
+        )
     answer = _answer(
         ticket_id=ticket.ticket_id,
         status=status,
