@@ -167,6 +167,24 @@ DEFAULT_TEMPLATES: dict[str, DefaultTemplate] = {
             "{% if code %} Your code is {{ code }}.{% endif %}"
         ),
     ),
+    # vouchers.distribution.voucher_batch_distribute: code_id, code, batch_id, promotion_id,
+    # promotion, valid_from (only when still to come), valid_until.
+    "voucher.assigned": DefaultTemplate(
+        subject="Your code for {{ promotion }} at {{ brand.name }}",
+        email_body=(
+            f"{GREETING}\n\n"
+            "Here is your personal code for {{ promotion }}: {{ code }}\n\n"
+            "Enter it with your order"
+            "{% if valid_from %} from {{ valid_from|slice:':10' }}{% endif %}"
+            "{% if valid_until %} until {{ valid_until|slice:':10' }}{% endif %}.\n\n"
+            f"{SIGNATURE}"
+        ),
+        inbox_body=(
+            "Your code for {{ promotion }} is {{ code }}"
+            "{% if valid_from %}, from {{ valid_from|slice:':10' }}{% endif %}"
+            "{% if valid_until %}, valid until {{ valid_until|slice:':10' }}{% endif %}."
+        ),
+    ),
     "rules.vip_welcome": DefaultTemplate(
         # A global rule (the VIP example is one) notifies without a brand.
         subject=("Welcome to {% if brand %}the {{ brand.name }}{% else %}our{% endif %} VIP club"),

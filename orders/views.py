@@ -46,6 +46,12 @@ from orders.services.placement import (
     basket_price,
     order_place,
 )
+from vouchers.lockout import (
+    code_failures_record,
+    code_lockout_message,
+    code_lockout_seconds,
+    code_parties,
+)
 from wallets.selectors import wallet_for_customer
 
 BASKET_SESSION_KEY = "storefront_basket"
@@ -203,17 +209,25 @@ def _default_brand(request: HttpRequest, brands: QuerySet, customer: Customer | 
 
 def _priced(request: HttpRequest, basket: SessionBasket, shopper: Shopper) -> dict | None:
     """The basket priced by the pipeline (its wire form), or None when it is empty. Lines whose
-    product is no longer on sale are taken out of the basket, with a notice."""
+    product is no longer on sale are taken out of the basket, with a notice. While the visitor
+    is locked out of codes (`vouchers.lockout`), the basket is priced without its codes."""
+    parties = code_parties(request, customer=shopper.customer)
+    codes = basket.codes
+    if basket.lines and (locked := code_lockout_seconds(parties=parties, codes=codes)):
+        messages.error(request, code_lockout_message(locked))
+        codes = []
     while basket.lines and shopper.brand is not None:
         try:
-            return basket_price(
+            priced = basket_price(
                 brand=shopper.brand,
                 lines=basket.line_requests(),
                 channel=Order.Channel.WEB,
                 customer=shopper.customer,
                 payment_method=basket.payment_method,
-                codes=basket.codes,
+                codes=codes,
             ).as_dict()
+            code_failures_record(parties=parties, results=[*priced["vouchers"], *priced["rewards"]])
+            return priced
         except ApplicationError as error:
             gone = {
                 int(match.group(1))
@@ -531,6 +545,9 @@ def basket_place(request: HttpRequest) -> HttpResponse:
     if not basket.lines:
         messages.error(request, "Your basket is empty: add a product before placing an order.")
         return _back()
+    parties = code_parties(request, customer=shopper.customer)
+    if code_lockout_seconds(parties=parties, codes=basket.codes):
+        return _render(request, basket, status=429)  # priced without codes, saying why
     try:
         order, _ = order_place(
             brand=shopper.brand,
@@ -548,6 +565,7 @@ def basket_place(request: HttpRequest) -> HttpResponse:
     except ApplicationError as error:
         messages.error(request, error.message)
         return _render(request, basket, status=400)
+    code_failures_record(parties=parties, results=[*order.vouchers, *order.reward_codes])
     placed = placed if isinstance(placed, dict) else {}
     placed[key] = order.pk
     request.session[PLACED_SESSION_KEY] = dict(list(placed.items())[-PLACED_REMEMBERED:])

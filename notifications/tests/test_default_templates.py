@@ -16,6 +16,7 @@ from django.utils import timezone
 from brands.tests.factories import BrandFactory
 from campaigns.services import campaign_order_record, campaign_save
 from catalog.tests.factories import ProductFactory
+from labels.models import CustomerLabel, Label
 from labels.services import label_assign_customer
 from loyalty_management.models import LoyaltyProgram, RedemptionItem
 from loyalty_management.services.badges import badge_award_by_staff, badge_definition_save
@@ -39,6 +40,8 @@ from rewards.services import RewardSpec, reward_issue
 from rewards.sweeps import expiring_rewards_notify
 from rules.models import Event
 from rules.tests.factories import committed, make_rule, vip_label
+from vouchers.distribution import voucher_batch_distribute
+from vouchers.tests.factories import batch, voucher_promotion
 
 ROOT = Path(settings.BASE_DIR)
 SENDERS = {"send_notification", "notification_send"}
@@ -186,6 +189,11 @@ def test_default_templates_render_the_payloads_the_code_really_sends(a):
         order_set_payment_status(order_id=paid.pk, to_status=Order.PaymentStatus.PAID)
         campaign_order_record(order_id=paid.pk)  # campaign completed
 
+    newsletter = Label.objects.create(name="Newsletter", type=Label.Type.CUSTOMER, brand=a.brand)
+    CustomerLabel.objects.create(label=newsletter, customer=a.customer)
+    spring = batch(voucher_promotion(a, name="Spring ten"), quantity=1)
+    voucher_batch_distribute(batch_id=spring.pk, label_id=newsletter.pk)  # voucher assigned
+
     notifications = {}
     for notification in Notification.objects.filter(customer=a.customer).order_by("pk"):
         notifications.setdefault(notification.event, notification)
@@ -225,6 +233,9 @@ def test_default_templates_render_the_payloads_the_code_really_sends(a):
     assert expiring_reward.payload["valid_until"][:10] in expiring_reward.inbox_message.subject + (
         expiring_reward.inbox_message.body
     )
+    assigned = notifications["voucher.assigned"]
+    assert assigned.payload["code"] in assigned.inbox_message.body
+    assert assigned.inbox_message.subject == "Your code for Spring ten at Brand A"
     assert notifications["rules.vip_welcome"].payload["rule"] == "VIP welcome"
     completed = notifications["loyalty.campaign.completed"].inbox_message
     assert completed.subject == "You completed Across town"

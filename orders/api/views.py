@@ -3,7 +3,12 @@ devices for their store; read by the same, each within their own scope."""
 
 from django.db.models import QuerySet
 from django_filters.rest_framework import DjangoFilterBackend
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.filters import OrderingFilter
@@ -38,6 +43,12 @@ from orders.api.serializers import (
 from orders.models import Order
 from orders.services.payment import order_set_payment_status
 from orders.services.placement import LineRequest, basket_price, order_place
+from vouchers.lockout import (
+    code_failures_record,
+    code_lockout_response,
+    code_lockout_seconds,
+    code_parties,
+)
 
 ERRORS = {400: ErrorSerializer, 401: ErrorSerializer, 403: ErrorSerializer}
 IDEMPOTENCY_PARAMETER = OpenApiParameter(
@@ -47,6 +58,14 @@ IDEMPOTENCY_PARAMETER = OpenApiParameter(
     description=(
         "Up to 128 printable ASCII characters. A replay of the same request returns the first "
         "order with 200; the same key with another request is 409 `idempotency_key_reused`."
+    ),
+)
+CODES_LOCKED = OpenApiResponse(
+    ErrorSerializer,
+    description=(
+        "Too many requests from this client (`throttled`), or codes entered while the customer, "
+        "address or device is locked out after too many codes that cannot be used "
+        "(`code_attempts_locked`); `Retry-After` says how many seconds to wait."
     ),
 )
 BRAND_PARAMETER = OpenApiParameter(
@@ -80,6 +99,13 @@ def _line_requests(data: dict) -> list[LineRequest]:
         LineRequest(product_id=line.get("product"), sku=line.get("sku"), quantity=line["quantity"])
         for line in data["lines"]
     ]
+
+
+def _is_replay(brand: Brand, idempotency_key: str | None) -> bool:
+    """Whether the request replays an order already placed (its answer is that order's)."""
+    return bool(idempotency_key) and (
+        Order.objects.filter(brand=brand, idempotency_key=idempotency_key).exists()
+    )
 
 
 def _invalid(code: str, field: str, message: str) -> ApplicationError:
@@ -140,6 +166,7 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
             200: OrderDetailOutputSerializer,
             **ERRORS,
             409: ErrorSerializer,
+            429: CODES_LOCKED,
         },
     )
     def create(self, request, *args, **kwargs):
@@ -154,6 +181,10 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
                 "Up to 128 printable ASCII characters.",
             )
         brand, store, customer, channel = order_parties(request, data)
+        parties = code_parties(request, customer=customer)
+        locked = code_lockout_seconds(parties=parties, codes=data["codes"])
+        if locked and not _is_replay(brand, idempotency_key):
+            return code_lockout_response(locked)
         order, created = order_place(
             brand=brand,
             lines=_line_requests(data),
@@ -165,6 +196,8 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
             idempotency_key=idempotency_key,
             wallet_amount=data.get("wallet_amount"),
         )
+        if created:
+            code_failures_record(parties=parties, results=[*order.vouchers, *order.reward_codes])
         return Response(
             OrderDetailOutputSerializer(_rendered(order.pk)).data,
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
@@ -277,11 +310,15 @@ class QuoteView(APIView):
         summary="Quote a basket",
         parameters=[BRAND_PARAMETER],
         request=QuoteInputSerializer,
-        responses={200: QuoteOutputSerializer, **ERRORS},
+        responses={200: QuoteOutputSerializer, **ERRORS, 429: CODES_LOCKED},
     )
     def post(self, request):
         data = parse_input(QuoteInputSerializer, request.data)
         brand, store, customer, channel = order_parties(request, data)
+        parties = code_parties(request, customer=customer)
+        locked = code_lockout_seconds(parties=parties, codes=data["codes"])
+        if locked:
+            return code_lockout_response(locked)
         priced = basket_price(
             brand=brand,
             lines=_line_requests(data),
@@ -291,5 +328,8 @@ class QuoteView(APIView):
             payment_method=data["payment_method"],
             codes=data["codes"],
             at=data.get("at"),
+        )
+        code_failures_record(
+            parties=parties, results=[*priced.voucher_results, *priced.reward_results]
         )
         return Response(priced.as_dict())
