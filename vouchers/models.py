@@ -155,6 +155,13 @@ class VoucherCode(models.Model):
                 name="voucher_code_unique",
                 violation_error_message="This code already exists at the brand.",
             ),
+            # Distribution gives one customer at most one code of a batch.
+            models.UniqueConstraint(
+                fields=["batch", "customer"],
+                condition=Q(assigned_at__isnull=False),
+                name="voucher_code_one_per_customer",
+                violation_error_message="This customer already holds a code of the batch.",
+            ),
             models.CheckConstraint(
                 condition=Q(redeemed__lte=F("uses"), uses__lte=F("max_uses")),
                 name="voucher_code_uses",

@@ -163,3 +163,13 @@ def test_the_daily_sweep_expires_the_available_codes_of_ended_batches(a):
         "voided",
     ]
     assert set(live.codes.values_list("status", flat=True)) == {"available"}
+
+
+def test_the_database_refuses_a_second_code_of_a_batch_sent_to_one_customer(a):
+    made = batch(voucher_promotion(a), quantity=2)
+    first, second = made.codes.order_by("pk")
+    now = timezone.now()
+    VoucherCode.objects.filter(pk=first.pk).update(customer=a.customer, assigned_at=now)
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        VoucherCode.objects.filter(pk=second.pk).update(customer=a.customer, assigned_at=now)
