@@ -80,6 +80,9 @@ class VoucherBatch(TimeStampedModel):
     generated = models.PositiveIntegerField(default=0, editable=False)
     error = models.TextField(blank=True, editable=False)
     voided_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # A retried API create with the same key finds this batch instead of making another.
+    idempotency_key = models.CharField(max_length=128, null=True, blank=True, editable=False)
+    request_fingerprint = models.CharField(max_length=64, blank=True, editable=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -107,6 +110,11 @@ class VoucherBatch(TimeStampedModel):
                 | Q(valid_until__gt=F("valid_from")),
                 name="voucher_batch_ends_after_start",
                 violation_error_message="The end must be after the start.",
+            ),
+            models.UniqueConstraint(
+                fields=["brand", "idempotency_key"],
+                condition=Q(idempotency_key__isnull=False),
+                name="voucher_batch_idempotency_key",
             ),
         ]
         indexes = [models.Index(fields=["promotion"], name="voucher_batch_promotion")]

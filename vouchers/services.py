@@ -13,16 +13,18 @@ that of one chunk whatever the quantity; elsewhere (SQLite, the embedded default
 insert that ignores conflicts.
 """
 
+import hashlib
 import io
+import json
 import logging
 from collections.abc import Callable
 from datetime import datetime
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from core.errors import ApplicationError, NotFoundError
+from core.errors import ApplicationError, ConflictError, NotFoundError
 from core.outbox import outbox_enqueue
 from customers.models import Customer
 from promotions.models import Promotion
@@ -111,6 +113,8 @@ def voucher_batch_create(
     valid_until: datetime | None = None,
     offline: bool = False,
     actor=None,
+    idempotency_key: str | None = None,
+    request_fingerprint: str = "",
 ) -> VoucherBatch:
     """Create a batch and owe its generation (the `vouchers.generate_batch` task, through the
     outbox). The promotion's compiled form changes when this is its first batch (it now needs a
@@ -149,11 +153,57 @@ def voucher_batch_create(
         valid_until=valid_until,
         offline=offline,
         created_by=actor if getattr(actor, "pk", None) else None,
+        idempotency_key=idempotency_key,
+        request_fingerprint=request_fingerprint,
     )
     if first or offline:
         promotion_record_version(promotion=promotion, actor=actor)
     outbox_enqueue(task="vouchers.generate_batch", kwargs={"batch_id": batch.pk})
     return batch
+
+
+def voucher_batch_create_once(
+    *, promotion: Promotion, idempotency_key: str, **fields
+) -> tuple[VoucherBatch, bool]:
+    """`voucher_batch_create` once per (brand, `idempotency_key`): a replay of the same request
+    returns the first batch and `False`; the same key with another request is a conflict.
+    Concurrent requests with one key meet at the unique constraint."""
+    parts = {"promotion": promotion.pk, **fields}
+    parts["customer"] = getattr(parts.get("customer"), "pk", None)
+    parts.pop("actor", None)
+    fingerprint = hashlib.sha256(
+        json.dumps(parts, sort_keys=True, default=str).encode()
+    ).hexdigest()
+
+    def replayed() -> VoucherBatch | None:
+        existing = VoucherBatch.objects.filter(
+            brand_id=promotion.brand_id, idempotency_key=idempotency_key
+        ).first()
+        if existing is not None and existing.request_fingerprint != fingerprint:
+            raise ConflictError(
+                "This idempotency key was already used for another batch.",
+                code="idempotency_key_reused",
+                fields={"Idempotency-Key": ["Used for another request."]},
+            )
+        return existing
+
+    existing = replayed()
+    if existing is not None:
+        return existing, False
+    try:
+        with transaction.atomic():
+            batch = voucher_batch_create(
+                promotion=promotion,
+                idempotency_key=idempotency_key,
+                request_fingerprint=fingerprint,
+                **fields,
+            )
+    except IntegrityError:
+        existing = replayed()
+        if existing is None:
+            raise
+        return existing, False
+    return batch, True
 
 
 def _insert_postgresql(batch: VoucherBatch, codes: list[str]) -> int:

@@ -47,12 +47,15 @@ from loyalty_management.services.redemptions import redemption_request
 from loyalty_management.tests.factories import LoyaltyProgramFactory
 from notifications.services import NotificationService
 from notifications.tests.factories import NotificationTemplateFactory
+from orders.tests.factories import place_order
+from promotions.selectors import bundle_invalidate
 from promotions.services.lifecycle import promotion_save
 from promotions.tests.factories import PromotionFactory
 from rewards.models import RewardTemplate
 from rewards.services import reward_issue, reward_spec
 from rules.models import Rule, RuleTrigger
 from rules.services.authoring import vip_example_install
+from vouchers.services import voucher_batch_create, voucher_batch_generate
 from wallets.services import wallet_credit
 
 SCHEMA_URL = "/api/schema/"
@@ -231,6 +234,32 @@ def build_world() -> World:
         for t in tenants
     ]
     products = [p.pk for t in tenants for p in (t.product, t.cheap_product, t.inactive_product)]
+    # A voucher promotion and a batch of its codes per brand (brand B's signed for tills
+    # offline), one code used. Generated here: on-commit work never runs in this world.
+    voucher_promotions = [
+        promotion_save(
+            promotion=PromotionFactory.build(
+                brand=t.brand, status="active", all_products=True, params={"percent": "10"}
+            )
+        )
+        for t in tenants
+    ]
+    voucher_batches = [
+        voucher_batch_generate(
+            batch_id=voucher_batch_create(
+                promotion=promotion, name="Fuzz", quantity=3, prefix="FZ-", offline=tenant is b
+            ).pk
+        )
+        for tenant, promotion in zip(tenants, voucher_promotions, strict=True)
+    ]
+    voucher_codes = [c.pk for made in voucher_batches for c in made.codes.order_by("pk")]
+    bundle_invalidate(brand_id=a.brand.pk)  # what the on-commit work would have done
+    place_order(
+        brand=a.brand,
+        products_and_quantities=[(a.product, 1)],
+        customer=a.customer,
+        codes=[voucher_batches[0].codes.order_by("pk")[0].code],
+    )
     path_ids = {
         "categories": [c.pk for t in tenants for c in (t.root_category, t.child_category)],
         "customers": [t.customer.pk for t in tenants],
@@ -248,6 +277,8 @@ def build_world() -> World:
         "templates": reward_templates,
         "rewards": rewards,
         "campaigns": campaigns,
+        "batches": [made.pk for made in voucher_batches],
+        "codes": voucher_codes,
     }
     values = {
         "brand": [t.brand.slug for t in tenants],
@@ -291,7 +322,9 @@ def build_world() -> World:
                 "all_products": True,
             }
             for t in tenants
-        ],
+        ]
+        # The id a voucher batch is created for (the preview takes the objects above).
+        + [voucher_promotions[0].pk],
     }
     return World(
         credentials={

@@ -53,6 +53,9 @@ from rewards.models import CustomerReward, RewardTemplate
 from rewards.services import reward_issue, reward_spec
 from rules.models import Event, RuleFiring
 from rules.tests.factories import make_rule
+from vouchers.models import VoucherBatch, VoucherCode
+from vouchers.tests.factories import batch as voucher_batch
+from vouchers.tests.factories import voucher_promotion
 from wallets.models import Wallet
 from wallets.services import wallet_credit
 
@@ -145,6 +148,7 @@ LIST_MODELS = {
     "/api/v1/rewards/templates/": ("rewards", "rewardtemplate"),
     "/api/v1/rewards/": ("rewards", "customerreward"),
     "/api/v1/campaigns/": ("campaigns", "crossbrandcampaign"),
+    "/api/v1/vouchers/batches/": ("vouchers", "voucherbatch"),
 }
 
 
@@ -223,7 +227,10 @@ def _brand_objects(tenant, key: str, template) -> dict[str, int]:
     # A campaign of the tenant's brand with a partner brand of its own (not the other tenant).
     partner = BrandFactory(slug=f"partner-{key}", name=f"Partner {key.upper()}")
     campaign = make_campaign(owner=tenant.brand, brands=[partner], name=f"Campaign {key}")
+    vouchers = voucher_batch(voucher_promotion(tenant, name=f"Voucher {key}"), quantity=2)
     return {
+        "batches": vouchers.pk,
+        "codes": vouchers.codes.order_by("pk").first().pk,
         "campaigns": campaign.pk,
         "categories": tenant.root_category.pk,
         "customers": tenant.customer.pk,
@@ -272,6 +279,8 @@ def _snapshot(b_ids: dict[str, int]) -> tuple:
         list(CustomerReward.objects.filter(pk=b_ids["rewards"]).values_list("status")),
         CustomerReward.objects.filter(brand__slug="brand-b").count(),
         list(CrossBrandCampaign.objects.filter(pk=b_ids["campaigns"]).values_list("name")),
+        list(VoucherBatch.objects.filter(pk=b_ids["batches"]).values_list("voided_at")),
+        list(VoucherCode.objects.filter(batch_id=b_ids["batches"]).values_list("status")),
     )
 
 
@@ -314,6 +323,7 @@ def world() -> World:
         "rule": (b_ids["rules"], MISSING),
         "item": (b_ids["redemption-items"], MISSING),
         "template": (b_ids["templates"], MISSING),
+        "promotion": (b_ids["promotions"], MISSING),
         "object_id": (b_ids["orders"], MISSING),
         "email": (b_customer.email, "nobody@example.com"),
         "phone": (b_customer.phone, "+339999999"),
