@@ -4,7 +4,10 @@
   date-time fields) whose save goes through `voucher_batch_create`; the service's sentences land
   on their fields. A batch is never edited or deleted (its codes may be out there): its page is
   read only, shows the generation's progress (refreshed every 2 seconds while it runs), the
-  codes per state, the downloads, and a "Void this batch" button (`voucher_batch_void`).
+  codes per state and how many were sent to customers, the downloads, a "Void this batch"
+  button (`voucher_batch_void`) and, for a ready batch bound to no one, a "Send codes to a
+  customer label" button: a page that picks the label by search and asks a worker to give each
+  of its customers one code (`voucher_batch_distribution_request`).
 - Codes: a read-only list searched by code (typed, or a scanned offline payload), filtered by
   state and batch, with the customer's email as the user's role allows, each code's QR image
   and its redemptions; an action voids the selected codes (`voucher_code_void`).
@@ -18,7 +21,10 @@ import tempfile
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
+from django.contrib.admin.views.autocomplete import AutocompleteJsonView
+from django.contrib.admin.widgets import AutocompleteSelect
 from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Q
 from django.http import FileResponse, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -31,8 +37,10 @@ from brands.selectors import brand_ids_for_user, scope_to_user_brands
 from core import privacy
 from core.admin import ReadOnlyInlineMixin
 from core.errors import ApplicationError
+from labels.models import CustomerLabel, Label
 from promotions.models import Promotion
 from vouchers.codes import normalise_code
+from vouchers.distribution import voucher_batch_distribution_request
 from vouchers.models import VoucherBatch, VoucherCode, VoucherRedemption
 from vouchers.selectors import (
     batch_status_counts,
@@ -45,6 +53,7 @@ from vouchers.services import voucher_batch_create, voucher_batch_errors, vouche
 CS = VoucherCode.Status
 BS = VoucherBatch.Status
 VOID_BATCH_PERMISSION = "vouchers.change_voucherbatch"
+DISTRIBUTE_PERMISSION = "vouchers.change_voucherbatch"  # sending codes changes the batch's codes
 VOID_CODE_PERMISSION = "vouchers.change_vouchercode"
 VIEW_CODES_PERMISSION = "vouchers.view_vouchercode"
 REFRESH_SECONDS = 2
@@ -53,6 +62,8 @@ CSV = "text/csv"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 PDF = "application/pdf"
 DOWNLOAD_LATER = "The files can be downloaded once the batch's codes are generated."
+# The service's own sentence (`vouchers.distribution`), for a label the user may not pick.
+NOT_THIS_LABEL = "Choose a customer label of the batch's brand, or a global one."
 
 
 def _customer_email_column(model_admin, request, customer_of):
@@ -196,6 +207,86 @@ def _counts_table(batch: VoucherBatch) -> str:
     )
 
 
+def _assignment_counts(batch_id: int) -> dict[str, int]:
+    """The batch's codes sent to customers (`assigned_at` set), and those still free to send
+    (available, unused, bound to no one: what a distribution hands out). One query."""
+    return VoucherCode.objects.filter(batch_id=batch_id).aggregate(
+        assigned=Count("pk", filter=Q(assigned_at__isnull=False)),
+        unassigned=Count("pk", filter=Q(customer__isnull=True, status=CS.AVAILABLE, uses=0)),
+    )
+
+
+def _may_be_distributed(batch: VoucherBatch) -> bool:
+    """A batch whose codes can be sent to a label: ready, not voided, bound to no customer (the
+    service checks again, and checks the rest: the label, an ended offer)."""
+    return batch.status == BS.READY and batch.voided_at is None and batch.customer_id is None
+
+
+# The picker's source field: the admin's autocomplete asks the label admin (scoped to the
+# user's brands and the global labels) for the labels this field may point to.
+LABEL_PICKER_FIELD = CustomerLabel._meta.get_field("label")
+
+
+class BatchLabelPicker(AutocompleteSelect):
+    """The admin's search-as-you-type picker, asking `BatchLabelAutocomplete` for the customer
+    labels of one batch's brand and the global ones."""
+
+    def __init__(self, admin_site, batch_id: int, **kwargs):
+        super().__init__(LABEL_PICKER_FIELD, admin_site, **kwargs)
+        self.batch_id = batch_id
+
+    def get_url(self):
+        return f"{reverse('admin:vouchers_voucherbatch_label_autocomplete')}?batch={self.batch_id}"
+
+
+class BatchLabelAutocomplete(AutocompleteJsonView):
+    """The label admin's rows (so the user's brands' and the global ones), searched by name and
+    narrowed to customer labels of the batch's brand (`?batch=`, one of the user's batches) or
+    global ones."""
+
+    def process_request(self, request):
+        asked = (request.GET.get("app_label"), request.GET.get("model_name"))
+        if asked != ("labels", "customerlabel") or request.GET.get("field_name") != "label":
+            raise PermissionDenied
+        batch_id = request.GET.get("batch", "")
+        self.batch = (
+            batches_for_staff(user=request.user).filter(pk=batch_id).first()
+            if batch_id.isdigit()
+            else None
+        )
+        if self.batch is None:
+            raise PermissionDenied
+        return super().process_request(request)
+
+    def get_queryset(self):
+        return (
+            super()
+            .get_queryset()
+            .filter(type=Label.Type.CUSTOMER)
+            .filter(Q(brand_id=self.batch.brand_id) | Q(brand__isnull=True))
+        )
+
+
+class DistributionForm(forms.Form):
+    """The label a batch's codes go to. Any label the user may see passes the form; whether the
+    batch's codes may go to it is the service's to say (`voucher_batch_distribution_request`)."""
+
+    def __init__(self, *args, user, admin_site, batch: VoucherBatch, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["label"] = forms.ModelChoiceField(
+            queryset=scope_to_user_brands(
+                Label.objects.select_related("brand"), user, "brand", include_global=True
+            ),
+            widget=BatchLabelPicker(admin_site, batch_id=batch.pk),
+            label="Customer label",
+            help_text="Search by name: the customer labels of the batch's brand, and global ones.",
+            error_messages={
+                "required": "Choose a customer label.",
+                "invalid_choice": NOT_THIS_LABEL,
+            },
+        )
+
+
 @admin.register(VoucherBatch)
 class VoucherBatchAdmin(BrandScopedAdminMixin, admin.ModelAdmin):
     form = VoucherBatchForm
@@ -230,7 +321,7 @@ class VoucherBatchAdmin(BrandScopedAdminMixin, admin.ModelAdmin):
     ]
     view_fieldsets = [
         (None, {"fields": ["name", "promotion", "brand", "status_view", "progress_view"]}),
-        ("Codes by state", {"fields": ["counts_view"]}),
+        ("Codes by state", {"fields": ["counts_view", "assigned_view"]}),
         ("Downloads", {"fields": ["downloads_view"]}),
         (
             "Codes",
@@ -240,6 +331,7 @@ class VoucherBatchAdmin(BrandScopedAdminMixin, admin.ModelAdmin):
         ("Record", {"fields": ["created_by", "created_at", "voided_at"]}),
     ]
     void_template = "admin/vouchers/voucherbatch/void_confirmation.html"
+    distribute_template = "admin/vouchers/voucherbatch/distribute.html"
 
     class Media:
         css = {"all": ["vouchers/admin.css"]}
@@ -270,6 +362,11 @@ class VoucherBatchAdmin(BrandScopedAdminMixin, admin.ModelAdmin):
 
     def has_void_permission(self, request, obj=None) -> bool:
         if not request.user.has_perm(VOID_BATCH_PERMISSION):
+            return False
+        return obj is None or super().user_may_change_object(request, obj)
+
+    def has_distribute_permission(self, request, obj=None) -> bool:
+        if not request.user.has_perm(DISTRIBUTE_PERMISSION):
             return False
         return obj is None or super().user_may_change_object(request, obj)
 
@@ -314,6 +411,11 @@ class VoucherBatchAdmin(BrandScopedAdminMixin, admin.ModelAdmin):
     def counts_view(self, obj) -> str:
         return _counts_table(obj)
 
+    @admin.display(description="sent to customers")
+    def assigned_view(self, obj) -> str:
+        assigned = _assignment_counts(obj.pk)["assigned"]
+        return f"{assigned:,} code{'s' if assigned != 1 else ''}"
+
     @admin.display(description="files")
     def downloads_view(self, obj) -> str:
         from vouchers.exports import PDF_MAX_CODES
@@ -357,6 +459,10 @@ class VoucherBatchAdmin(BrandScopedAdminMixin, admin.ModelAdmin):
             if batch.voided_at is None and self.has_void_permission(request, batch):
                 extra_context["voucher_batch_void_url"] = reverse(
                     "admin:vouchers_voucherbatch_void", args=[batch.pk]
+                )
+            if _may_be_distributed(batch) and self.has_distribute_permission(request, batch):
+                extra_context["voucher_batch_distribute_url"] = reverse(
+                    "admin:vouchers_voucherbatch_distribute", args=[batch.pk]
                 )
         return super().change_view(request, object_id, form_url, extra_context)
 
@@ -424,6 +530,16 @@ class VoucherBatchAdmin(BrandScopedAdminMixin, admin.ModelAdmin):
 
         return [
             view(self.void_view, "<int:batch_id>/void/", "vouchers_voucherbatch_void"),
+            view(
+                self.distribute_view,
+                "<int:batch_id>/distribute/",
+                "vouchers_voucherbatch_distribute",
+            ),
+            view(
+                self.label_autocomplete_view,
+                "label-autocomplete/",
+                "vouchers_voucherbatch_label_autocomplete",
+            ),
             view(self.csv_view, "<int:batch_id>/export.csv", "vouchers_voucherbatch_export_csv"),
             view(self.xlsx_view, "<int:batch_id>/export.xlsx", "vouchers_voucherbatch_export_xlsx"),
             view(self.pdf_view, "<int:batch_id>/sheet.pdf", "vouchers_voucherbatch_sheet_pdf"),
@@ -466,6 +582,50 @@ class VoucherBatchAdmin(BrandScopedAdminMixin, admin.ModelAdmin):
             "reserved": counts[CS.RESERVED],
         }
         return TemplateResponse(request, self.void_template, context)
+
+    def distribute_view(self, request, batch_id: int):
+        """A page that picks a customer label; its POST asks a worker to send each of the
+        label's customers one code of the batch (`voucher_batch_distribution_request`)."""
+        batch = self._batch_or_404(request, batch_id)
+        if not self.has_distribute_permission(request, batch):
+            raise PermissionDenied
+        form = DistributionForm(
+            request.POST if request.method == "POST" else None,
+            user=request.user,
+            admin_site=self.admin_site,
+            batch=batch,
+        )
+        if form.is_valid():
+            label = form.cleaned_data["label"]
+            try:
+                voucher_batch_distribution_request(
+                    batch_id=batch.pk, label_id=label.pk, actor=request.user
+                )
+            except ApplicationError as error:
+                self.message_user(request, error.message, messages.ERROR)
+            else:
+                self.message_user(
+                    request,
+                    f"The codes are being sent to the customers of {label.name}. "
+                    "Each customer gets one code, once.",
+                    messages.SUCCESS,
+                )
+            return self._back(batch)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Send codes of the batch {batch.name} to a customer label",
+            "opts": self.model._meta,
+            "batch": batch,
+            "form": form,
+            "media": self.media + form.media,
+            "left": f"{_assignment_counts(batch.pk)['unassigned']:,}",
+            "quantity": f"{batch.quantity:,}",
+            "distributable": _may_be_distributed(batch),
+        }
+        return TemplateResponse(request, self.distribute_template, context)
+
+    def label_autocomplete_view(self, request):
+        return BatchLabelAutocomplete.as_view(admin_site=self.admin_site)(request)
 
     # --- Downloads: `vouchers.exports`, as the API serves them, under the admin's session ---
 

@@ -2,8 +2,9 @@
 
 Hypothesis draws seeds; each seed builds a batch of random cases (every promotion type, stacking
 modes, limits, caps, budgets, windows across midnight, codes, targeting, schema-2 promotions with
-a voucher requirement and contexts listing unlocked vouchers) with `random.Random`,
-which keeps 2,000+ cases fast. Node prices a whole batch in one subprocess through
+a voucher requirement and contexts listing unlocked vouchers, schema-2 promotions that are variants
+of A/B experiments shared by several promotions, and customers in and out of their audiences) with
+`random.Random`, which keeps 2,000+ cases fast. Node prices a whole batch in one subprocess through
 `js/run_engine.mjs`; the canonical JSON of both engines must be byte-identical.
 """
 
@@ -17,7 +18,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from promotions.services.calculator import calculate, result_to_json
+from promotions.services.calculator import calculate, experiment_variant, result_to_json
 
 RUNNER = Path(__file__).parent / "js" / "run_engine.mjs"
 NOW = 1_717_243_200  # 2024-06-01T12:00:00Z
@@ -50,6 +51,12 @@ VOUCHERS = [
     },
     {"key": None, "batches": []},
 ]
+# Experiment salts: the compiler's hex, non-ASCII ones (hashed as UTF-8, astral characters
+# included) and the empty salt.
+SALTS = ["0f1e2d3c4b5a6978", "a1b2c3d4", "sél-ñ", "☕🍩 test", ""]
+# Customer ids: anonymous, ordinary ones, 0 and the largest safe integer, and two that experiments
+# treat as anonymous (a negative id, 2^53).
+CUSTOMERS = [None, 5, 5, 0, 12, 2**31 + 7, 2**53 - 1, -1, 2**53]
 
 
 def _catalog(rng: random.Random) -> dict[int, dict]:
@@ -172,7 +179,33 @@ def _window(rng: random.Random) -> dict:
     return {"start": start, "end": end}
 
 
-def _promotion(rng: random.Random, promotion_id: int) -> dict:
+def _experiment(rng: random.Random, experiment_id: int) -> dict:
+    """An experiment as the compiler writes it (without `variant`, set per promotion), with now and
+    then weights the engines must drop (not integers) or count as zero."""
+    ids = sorted(rng.sample(range(1, 30), rng.randint(2, 4)))
+    variants = [{"id": i, "weight": rng.choice([1, 1, 1, 2, 3, 5, 9_999])} for i in ids]
+    if rng.random() < 0.15:
+        rng.choice(variants)["weight"] = rng.choice([0, -1, 1.5, None, "2", True])
+    rng.shuffle(variants)
+    return {
+        "id": experiment_id,
+        "salt": rng.choice(SALTS),
+        "control": rng.choice([ids[0], ids[0], ids[-1], None]),
+        "variants": variants,
+        "audience": rng.choice(
+            [{"labels": [], "tiers": []}] * 4
+            + [
+                {"labels": [rng.randint(1, 3)], "tiers": []},
+                {"labels": [], "tiers": ["gold"]},
+                {"labels": [1, 2], "tiers": ["gold"]},
+            ]
+        ),
+        "starts_at": rng.choice([None] * 6 + [NOW - 60, NOW, NOW + 1]),
+        "ends_at": rng.choice([None] * 6 + [NOW, NOW + 1, NOW + 3600]),
+    }
+
+
+def _promotion(rng: random.Random, promotion_id: int, experiments: list[dict]) -> dict:
     promotion_type = rng.choice(TYPES)
     limits = {}
     for key, values in (
@@ -206,7 +239,7 @@ def _promotion(rng: random.Random, promotion_id: int) -> dict:
     if rng.random() < 0.05:
         targeting["signed_in_only"] = True
     promotion = {
-        "schema_version": rng.choice([1] * 30 + [2] * 9 + [3]),
+        "schema_version": rng.choice([1] * 24 + [2] * 15 + [3]),
         "id": promotion_id,
         "name": rng.choice(["Deal", "Menú del día", "Happy hour ☕", ""]),
         "type": promotion_type,
@@ -228,6 +261,19 @@ def _promotion(rng: random.Random, promotion_id: int) -> dict:
         # a form this engine does not know, voucher or not.
         promotion["brand_id"] = 3
         promotion["voucher"] = rng.choice([*VOUCHERS, VOUCHERS[0], None])
+        # Most of them are a variant of one of the case's experiments (now and then a variant the
+        # experiment does not have, or an explicit null: no experiment), usually without a voucher.
+        draw = rng.random()
+        if draw < 0.6:
+            experiment = rng.choice(experiments)
+            variant = rng.choice([v["id"] for v in experiment["variants"]])
+            if rng.random() < 0.05:
+                variant = 99
+            promotion["experiment"] = copy.deepcopy(experiment) | {"variant": variant}
+            if rng.random() < 0.7:
+                promotion["voucher"] = None
+        elif draw < 0.65:
+            promotion["experiment"] = None
     return promotion
 
 
@@ -238,13 +284,15 @@ def random_case(rng: random.Random) -> dict:
         product = catalog[rng.randint(1, 8)]
         lines.append(product | {"line_id": f"l{index}", "quantity": rng.randint(1, 4)})
     ids = rng.sample(range(1, 40), rng.randint(0, 7))
+    # One or two experiments per case, each shared by the promotions that are its variants.
+    experiments = [_experiment(rng, number) for number in range(1, rng.randint(1, 2) + 1)]
     day = rng.randint(1, 14)
     context = {
         "now": NOW,
         "local": f"2024-07-{day:02d}T{rng.randint(0, 23):02d}:{rng.choice([0, 1, 59]):02d}",
         "store_id": rng.choice([1, 2, None]),
         "channel": rng.choice(["pos", "web", "app"]),
-        "customer_id": rng.choice([None, 5]),
+        "customer_id": rng.choice(CUSTOMERS),
         "customer_labels": sorted(rng.sample([1, 2, 3], rng.randint(0, 2))),
         "tier": rng.choice([None, "gold"]),
         "is_new_customer": rng.random() < 0.3,
@@ -266,7 +314,7 @@ def random_case(rng: random.Random) -> dict:
     return {
         "basket": {"lines": lines},
         "context": context,
-        "promotions": [_promotion(rng, promotion_id) for promotion_id in ids],
+        "promotions": [_promotion(rng, promotion_id, experiments) for promotion_id in ids],
         "bundle_hash": rng.choice([None, "sha256:abc"]),
     }
 
@@ -294,9 +342,11 @@ def _javascript(cases: list[dict]) -> list[str]:
 
 
 BATCH = 500
+EXAMPLES = 5
+RUN = EXAMPLES * BATCH  # the cases one run of the differential test prices
 
 
-@settings(max_examples=5, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
 @given(seed=st.integers(min_value=0, max_value=2**32 - 1))
 def test_python_and_javascript_give_byte_identical_results(seed):
     # Given a batch of random baskets, contexts and promotion sets
@@ -312,13 +362,14 @@ def test_python_and_javascript_give_byte_identical_results(seed):
 
 
 def test_the_random_cases_exercise_every_type_and_many_outcomes():
-    # Given the same generator the differential test uses
+    # Given the same generator the differential test uses, for as many cases as one run of it
     rng = random.Random(7)
     applied_types = set()
     reasons = set()
     suggestion_types = set()
     vouchers = defaultdict(int)
-    for _ in range(BATCH):
+    experiments = defaultdict(int)
+    for _ in range(RUN):
         case = random_case(rng)
         result = json.loads(_python(case))
         applied_types.update(entry["type"] for entry in result["applied"])
@@ -339,11 +390,35 @@ def test_the_random_cases_exercise_every_type_and_many_outcomes():
                 and not promotion.get("code")
             ):
                 vouchers["locked without its voucher"] += 1
+        context = case["context"]
+        for entry in result["applied"] + result["cashback"] + result["rejected"]:
+            experiment = by_id[entry["promotion_id"]].get("experiment")
+            if experiment is None:
+                continue
+            assigned = experiment_variant(
+                experiment,
+                now=context["now"],
+                customer_id=context["customer_id"],
+                labels=set(context["customer_labels"]),
+                tier=context["tier"],
+            )
+            control = "control" if assigned == experiment["control"] else "bucketed"
+            outcome = entry.get("reason", "applied")
+            if outcome in ("applied", "not_in_variant"):
+                experiments[f"{outcome}, {control}"] += 1
+            if outcome == "not_in_variant" and context["customer_id"] is None:
+                experiments["not_in_variant, anonymous"] += 1
     # Then it makes every type apply and reaches every reason and suggestion, and voucher
-    # promotions both apply (unlocked) and are refused (locked)
+    # promotions both apply (unlocked) and are refused (locked), and experiment promotions apply
+    # in their variant and are refused in another one, for the control and for bucketed customers
     assert applied_types == set(TYPES) - {"cross_brand"}
-    assert vouchers["applied with a voucher"] >= 5
-    assert vouchers["locked without its voucher"] >= 10
+    assert experiments["applied, bucketed"] >= 10, experiments
+    assert experiments["applied, control"] >= 10, experiments
+    assert experiments["not_in_variant, bucketed"] >= 40, experiments
+    assert experiments["not_in_variant, control"] >= 100, experiments
+    assert experiments["not_in_variant, anonymous"] >= 10, experiments
+    assert vouchers["applied with a voucher"] >= 20
+    assert vouchers["locked without its voucher"] >= 50
     assert reasons >= {
         "not_applicable",
         "unsupported",
@@ -360,6 +435,7 @@ def test_the_random_cases_exercise_every_type_and_many_outcomes():
         "condition_not_met",
         "no_eligible_units",
         "not_best_deal",
+        "not_in_variant",
     }
     assert suggestion_types == {"free_gift", "upsell", "threshold", "payment_method"}
 

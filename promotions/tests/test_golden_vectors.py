@@ -7,11 +7,12 @@ length and match item by item. With `"exact": true` the whole result must be equ
 """
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 
-from promotions.services.calculator import calculate
+from promotions.services.calculator import calculate, murmur3_32
 
 VECTORS = Path(__file__).parent / "vectors"
 
@@ -74,8 +75,9 @@ def test_there_is_a_vector_file_per_area():
         "time_windows",
         "rounding",
         "vouchers",
+        "experiments",
     }
-    assert len(ALL_VECTORS) >= 110
+    assert len(ALL_VECTORS) >= 185
 
 
 @pytest.mark.parametrize("vector", ALL_VECTORS)
@@ -93,3 +95,19 @@ def test_python_engine_matches_the_golden_vector(vector):
         assert result == vector["expected"]
     else:
         assert _mismatch(vector["expected"], result) is None, _mismatch(vector["expected"], result)
+
+
+def test_the_hash_values_quoted_by_the_experiment_vectors_are_murmur3():
+    # Given the experiment vectors, whose notes name the hash that picked each customer
+    vectors = json.loads((VECTORS / "experiments.json").read_text(encoding="utf-8"))["vectors"]
+    quoted = [
+        match.groups()
+        for vector in vectors
+        for match in re.finditer(
+            r'murmur3_32\((?:UTF-8 )?"([^"]*)"\) = 0x([0-9A-F]{8})', vector.get("note", "")
+        )
+    ]
+    # Then each quoted value is MurmurHash3_x86_32 of the UTF-8 text, seed 0
+    assert len(quoted) >= 10
+    for text, value in quoted:
+        assert murmur3_32(text.encode()) == int(value, 16), text

@@ -181,3 +181,15 @@ class VoucherCodeDetailOutputSerializer(VoucherCodeOutputSerializer):
 
     def get_redemption_count(self, code: VoucherCode) -> int:
         return self.context["redemption_count"]
+
+
+class VoucherDistributeInputSerializer(serializers.Serializer):
+    label = serializers.IntegerField(
+        min_value=1, max_value=2**63 - 1, help_text="A customer label of the batch's brand."
+    )
+
+
+class VoucherDistributeOutputSerializer(serializers.Serializer):
+    batch = serializers.IntegerField()
+    label = serializers.IntegerField()
+    status = serializers.CharField(help_text='"sending": the codes are being sent.')

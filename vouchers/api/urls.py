@@ -4,6 +4,7 @@ from vouchers.api.views import (
     VoucherBatchCodeListView,
     VoucherBatchCsvView,
     VoucherBatchDetailView,
+    VoucherBatchDistributeView,
     VoucherBatchListView,
     VoucherBatchPdfView,
     VoucherBatchVoidView,
@@ -26,6 +27,11 @@ urlpatterns = [
         "vouchers/batches/<int:batch_id>/void/",
         VoucherBatchVoidView.as_view(),
         name="voucher-batch-void",
+    ),
+    path(
+        "vouchers/batches/<int:batch_id>/distribute/",
+        VoucherBatchDistributeView.as_view(),
+        name="voucher-batch-distribute",
     ),
     path(
         "vouchers/batches/<int:batch_id>/codes/",

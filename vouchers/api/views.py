@@ -37,7 +37,10 @@ from vouchers.api.serializers import (
     VoucherBatchOutputSerializer,
     VoucherCodeDetailOutputSerializer,
     VoucherCodeOutputSerializer,
+    VoucherDistributeInputSerializer,
+    VoucherDistributeOutputSerializer,
 )
+from vouchers.distribution import voucher_batch_distribution_request
 from vouchers.models import VoucherBatch, VoucherCode
 from vouchers.services import (
     voucher_batch_create,
@@ -131,6 +134,9 @@ def role_permission(*perms: str, message: str) -> type[BasePermission]:
 
 CanVoidBatches = role_permission(
     "vouchers.change_voucherbatch", message="Your role may not void voucher batches."
+)
+CanDistributeBatches = role_permission(
+    "vouchers.change_voucherbatch", message="Your role may not send voucher codes."
 )
 CanViewBatchCodes = role_permission(
     "vouchers.view_voucherbatch",
@@ -368,6 +374,41 @@ class VoucherBatchVoidView(APIView):
         batch = _batch_for_staff(request.user, batch_id)
         voucher_batch_void(batch_id=batch.pk, actor=request.user)
         return Response(_batch_detail(_batch_for_staff(request.user, batch.pk), request))
+
+
+class VoucherBatchDistributeView(APIView):
+    """Staff: send one distinct code of the batch to each customer of a customer label, through
+    the notification service, in the background (`vouchers.distribute_batch`). Asking again
+    never gives a customer a second code nor sends twice. Answers 202 once it is owed to a
+    worker; a label or batch that cannot be used is a 400 with a plain sentence."""
+
+    permission_classes = [IsStaff & CanDistributeBatches]
+    throttle_scope = SCOPE
+
+    @extend_schema(
+        tags=TAGS,
+        request=VoucherDistributeInputSerializer,
+        responses={202: VoucherDistributeOutputSerializer, **ERRORS, **NOT_FOUND},
+        examples=[
+            OpenApiExample("To the newsletter", request_only=True, value={"label": 12}),
+            OpenApiExample(
+                "Owed to a worker",
+                response_only=True,
+                status_codes=["202"],
+                value={"batch": 7, "label": 12, "status": "sending"},
+            ),
+        ],
+    )
+    def post(self, request, batch_id: int):
+        data = parse_input(VoucherDistributeInputSerializer, request.data)
+        batch = _batch_for_staff(request.user, batch_id)
+        voucher_batch_distribution_request(
+            batch_id=batch.pk, label_id=data["label"], actor=request.user
+        )
+        return Response(
+            {"batch": batch.pk, "label": data["label"], "status": "sending"},
+            status=status.HTTP_202_ACCEPTED,
+        )
 
 
 class CodeFilter(django_filters.FilterSet):

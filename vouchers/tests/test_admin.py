@@ -1,8 +1,9 @@
 """The vouchers admin: a batch added through a form of real fields and created by the service
 (its codes generated at once with eager tasks), refused in plain sentences on the fields, read
-only afterwards with its progress, counts and downloads, voided after a confirmation; the code
-lookup, read only, with the customer's email masked by role, a QR image and the redemptions;
-and nothing of another brand to see."""
+only afterwards with its progress, counts and downloads, voided after a confirmation, sent to a
+customer label picked by search (the service's refusals in its own sentences); the code lookup,
+read only, with the customer's email masked by role, a QR image and the redemptions; and nothing
+of another brand to see."""
 
 import io
 import zipfile
@@ -16,8 +17,11 @@ from brands.roles import ANALYST, BRAND_ADMIN, MARKETING_MANAGER
 from core.models import OutboxMessage
 from core.tests.api_world import staff_user
 from customers.services import customer_create
+from labels.models import CustomerLabel, Label
+from notifications.models import Notification
 from orders.tests.factories import place_order
 from promotions.services.lifecycle import promotion_set_status
+from vouchers.distribution import ASSIGNED_EVENT
 from vouchers.models import VoucherBatch, VoucherCode
 from vouchers.services import voucher_batch_create, voucher_code_void
 from vouchers.tests.factories import batch, voucher_promotion
@@ -28,6 +32,8 @@ BATCHES = "/admin/vouchers/voucherbatch/"
 ADD = f"{BATCHES}add/"
 CODES = "/admin/vouchers/vouchercode/"
 CODES_ONLY = "?app_label=vouchers&model_name=voucherbatch&field_name=promotion"
+LABEL_PICKER = "app_label=labels&model_name=customerlabel&field_name=label"
+SENT = "The codes are being sent to the customers of {}. Each customer gets one code, once."
 
 
 def logged_in(user) -> Client:
@@ -427,3 +433,153 @@ def test_the_code_lookup_lists_in_a_fixed_number_of_queries(
 
     # Then the list costs the same number of queries
     assert html.count("c***@example.com") == 32
+
+
+# --- Sending a batch's codes to a customer label ---------------------------------------------
+
+
+def newsletter(tenant, count: int, name: str = "Newsletter") -> tuple[Label, list]:
+    """A customer label of the tenant's brand with `count` customers who have an email."""
+    label = Label.objects.create(name=name, type=Label.Type.CUSTOMER, brand=tenant.brand)
+    customers = [
+        customer_create(brand=tenant.brand, email=f"{name.lower()}-{i}@example.com")
+        for i in range(count)
+    ]
+    CustomerLabel.objects.bulk_create(CustomerLabel(label=label, customer=c) for c in customers)
+    return label, customers
+
+
+def picked(client, made, term: str) -> list[str]:
+    url = f"{BATCHES}label-autocomplete/?batch={made.pk}&{LABEL_PICKER}&term={term}"
+    response = client.get(url)
+    assert response.status_code == 200, response.status_code
+    return [row["text"] for row in response.json()["results"]]
+
+
+def test_a_brand_admin_sends_a_batch_to_a_customer_label_picked_by_search(
+    a, django_capture_on_commit_callbacks
+):
+    # Given a batch of 5 codes and a customer label of 3 customers of the brand
+    made = batch(voucher_promotion(a), quantity=5)
+    label, readers = newsletter(a, 3)
+    Label.objects.create(name="News products", type=Label.Type.PRODUCT, brand=a.brand)
+    Label.objects.create(name="News everywhere", type=Label.Type.CUSTOMER)  # global
+    boss = logged_in(a.staff)
+    distribute = f"{BATCHES}{made.pk}/distribute/"
+
+    # When the brand admin opens the batch, follows its button and searches the label
+    before = page(boss.get(f"{BATCHES}{made.pk}/change/"))
+    asked = page(boss.get(distribute))
+    offered = picked(boss, made, "News")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = boss.post(distribute, {"label": label.pk})
+    shown = page(boss.get(response["Location"]))
+
+    # Then the page offered a picker by search among customer labels (the brand's and the
+    # global ones) with the codes left to send, and after the POST each customer holds one code
+    # and was notified
+    assert f'href="{distribute}"' in before and "Send codes to a customer label" in before
+    assert '<div class="readonly">0 codes</div>' in before  # none sent to customers yet
+    assert 'name="label"' in asked and "admin-autocomplete" in asked
+    assert f'data-ajax--url="{BATCHES}label-autocomplete/?batch={made.pk}"' in asked
+    assert "<strong>5</strong> of 5 codes left to send" in asked
+    assert sorted(offered) == ["News everywhere", f"Newsletter ({a.brand.slug})"]
+    assert response.status_code == 302
+    assert response["Location"] == f"{BATCHES}{made.pk}/change/"
+    assert SENT.format("Newsletter") in shown
+    held = dict(
+        VoucherCode.objects.filter(batch=made, assigned_at__isnull=False).values_list(
+            "customer_id", "code"
+        )
+    )
+    assert set(held) == {customer.pk for customer in readers}
+    notices = Notification.objects.filter(event=ASSIGNED_EVENT)
+    assert sorted(notices.values_list("customer_id", flat=True)) == sorted(held)
+    assert '<div class="readonly">3 codes</div>' in shown  # sent to customers
+    assert "<strong>2</strong> of 5 codes left to send" in page(boss.get(distribute))
+    assert OutboxMessage.objects.filter(task="vouchers.distribute_batch").count() == 1
+
+
+def test_the_label_picker_keeps_to_the_batchs_brand_for_a_user_of_two_brands(a, b):
+    made = batch(voucher_promotion(a), quantity=2)
+    newsletter(a, 0, name="Readers")
+    newsletter(b, 0, name="Readers elsewhere")
+    both = logged_in(staff_user("both", role=MARKETING_MANAGER, brands=[a.brand, b.brand]))
+
+    offered = picked(both, made, "Readers")
+    no_batch = both.get(f"{BATCHES}label-autocomplete/?{LABEL_PICKER}&term=Readers")
+    other_field = both.get(
+        f"{BATCHES}label-autocomplete/?batch={made.pk}&{CODES_ONLY[1:]}&term=Ten"
+    )
+
+    assert offered == [f"Readers ({a.brand.slug})"]
+    assert no_batch.status_code == 403 and other_field.status_code == 403
+
+
+def test_another_brands_batch_cannot_be_sent_or_searched_for_labels(a, b):
+    made = batch(voucher_promotion(a), quantity=2)
+    label, _ = newsletter(b, 1)
+    other = logged_in(b.staff)
+
+    asked = other.get(f"{BATCHES}{made.pk}/distribute/")
+    posted = other.post(f"{BATCHES}{made.pk}/distribute/", {"label": label.pk})
+    searched = other.get(f"{BATCHES}label-autocomplete/?batch={made.pk}&{LABEL_PICKER}&term=N")
+
+    assert (asked.status_code, posted.status_code, searched.status_code) == (404, 404, 403)
+    assert not OutboxMessage.objects.filter(task="vouchers.distribute_batch").exists()
+    assert not VoucherCode.objects.filter(batch=made, customer__isnull=False).exists()
+
+
+def test_a_product_label_is_refused_in_the_services_sentence_and_nothing_is_owed(a):
+    made = batch(voucher_promotion(a), quantity=2)
+    vegan = Label.objects.create(name="Vegan", type=Label.Type.PRODUCT, brand=a.brand)
+    boss = logged_in(a.staff)
+
+    response = boss.post(f"{BATCHES}{made.pk}/distribute/", {"label": vegan.pk})
+    shown = page(boss.get(response["Location"]))
+
+    assert response.status_code == 302
+    assert "Choose a customer label of the batch&#x27;s brand, or a global one." in shown
+    assert 'class="error"' in shown
+    assert "The codes are being sent" not in shown
+    assert not OutboxMessage.objects.filter(task="vouchers.distribute_batch").exists()
+
+
+def test_no_label_chosen_shows_the_page_again_with_a_sentence_on_the_field(a):
+    made = batch(voucher_promotion(a), quantity=2)
+
+    shown = page(logged_in(a.staff).post(f"{BATCHES}{made.pk}/distribute/", {"label": ""}))
+
+    assert "Choose a customer label." in shown
+    assert not OutboxMessage.objects.filter(task="vouchers.distribute_batch").exists()
+
+
+def test_the_send_button_is_only_on_a_ready_batch_bound_to_no_one(a):
+    ready = batch(voucher_promotion(a), quantity=2)
+    personal = batch(voucher_promotion(a, name="Mine"), quantity=1, customer=a.customer)
+    voided = batch(voucher_promotion(a, name="Gone"), quantity=1)
+    voided.voided_at = timezone.now()
+    voided.save(update_fields=["voided_at"])
+    boss = logged_in(a.staff)
+
+    def offered(made) -> bool:
+        return "Send codes to a customer label" in page(boss.get(f"{BATCHES}{made.pk}/change/"))
+
+    assert (offered(ready), offered(personal), offered(voided)) == (True, False, False)
+    # And the page of a personal batch says the service's reason when posted to anyway
+    label, _ = newsletter(a, 1)
+    response = boss.post(f"{BATCHES}{personal.pk}/distribute/", {"label": label.pk})
+    assert "belong to one customer" in page(boss.get(response["Location"]))
+
+
+def test_a_role_that_only_views_cannot_send_a_batch(a):
+    made = batch(voucher_promotion(a), quantity=2)
+    label, _ = newsletter(a, 1)
+    analyst = logged_in(staff_user("analyst", role=ANALYST, brands=[a.brand]))
+
+    shown = page(analyst.get(f"{BATCHES}{made.pk}/change/"))
+
+    assert "Send codes to a customer label" not in shown
+    assert analyst.get(f"{BATCHES}{made.pk}/distribute/").status_code == 403
+    assert analyst.post(f"{BATCHES}{made.pk}/distribute/", {"label": label.pk}).status_code == 403
+    assert not OutboxMessage.objects.filter(task="vouchers.distribute_batch").exists()

@@ -499,7 +499,7 @@ def _views(pattern):
 def test_every_vouchers_view_counts_under_the_vouchers_scope():
     views = list(_voucher_views())
 
-    assert len(views) == 12
+    assert len(views) == 13
     assert {view.throttle_scope for view in views} == {"vouchers"}
 
 
@@ -524,7 +524,7 @@ def test_the_schema_documents_the_operations_with_examples_and_their_errors():
     assert [m for m in messages if "voucher" in str(m).lower()] == []
     paths = {path: ops for path, ops in schema["paths"].items() if path.startswith(API)}
 
-    assert len([op for ops in paths.values() for op in ops]) == 13
+    assert len([op for ops in paths.values() for op in ops]) == 14
     create = paths[BATCHES]["post"]
     assert create["requestBody"]["content"]["application/json"]["examples"]
     for ops in paths.values():
@@ -551,3 +551,33 @@ def test_a_retried_create_with_one_idempotency_key_makes_one_batch(a):
     assert first.json()["id"] == again.json()["id"]
     assert_error(other, 409, "idempotency_key_reused")
     assert VoucherBatch.objects.filter(promotion=promotion).count() == 1
+
+
+def test_distribution_sends_a_code_to_each_customer_of_a_label_once(
+    a, b, django_capture_on_commit_callbacks
+):
+    from labels.models import CustomerLabel, Label
+    from notifications.models import Notification
+
+    made = batch(voucher_promotion(a), quantity=5)
+    newsletter = Label.objects.create(name="News", type=Label.Type.CUSTOMER, brand=a.brand)
+    CustomerLabel.objects.create(label=newsletter, customer=a.customer)
+    products = Label.objects.create(name="Drinks", type=Label.Type.PRODUCT, brand=a.brand)
+    client = token_client(a.staff)
+    url = f"{BATCHES}{made.pk}/distribute/"
+
+    with django_capture_on_commit_callbacks(execute=True):
+        sent = client.post(url, {"label": newsletter.pk}, format="json")
+    with django_capture_on_commit_callbacks(execute=True):
+        again = client.post(url, {"label": newsletter.pk}, format="json")
+
+    assert (sent.status_code, again.status_code) == (202, 202)
+    assert sent.json() == {"batch": made.pk, "label": newsletter.pk, "status": "sending"}
+    assert list(
+        made.codes.filter(assigned_at__isnull=False).values_list("customer", flat=True)
+    ) == [a.customer.pk]
+    assert Notification.objects.filter(event="voucher.assigned").count() == 1
+    refused = client.post(url, {"label": products.pk}, format="json")
+    assert refused.status_code == 400 and refused.json()["message"]
+    foreign = token_client(b.staff).post(url, {"label": newsletter.pk}, format="json")
+    assert_error(foreign, 404)

@@ -1,7 +1,8 @@
 """A real browser: a marketing manager creates a voucher batch in the admin at a desktop width
 (the promotion picked by searching its name, a refusal in a plain sentence first) and sees the
 batch's page with its codes counted; at a phone width, a till's question is answered with the
-code lookup, with no sideways scrolling. No page breaks the content security policy."""
+code lookup, and a batch's codes are sent to a customer label picked by search, with no sideways
+scrolling. No page breaks the content security policy."""
 
 import tempfile
 from pathlib import Path
@@ -11,8 +12,10 @@ import pytest
 from brands.roles import MARKETING_MANAGER
 from core.tests.api_world import build_tenant, staff_user
 from core.tests.browser import chromium_launch
+from customers.services import customer_create
+from labels.models import CustomerLabel, Label
 from orders.tests.factories import place_order
-from vouchers.models import VoucherBatch
+from vouchers.models import VoucherBatch, VoucherCode
 from vouchers.tests.factories import batch, voucher_promotion
 
 SCREENSHOTS = Path(tempfile.gettempdir())
@@ -166,6 +169,12 @@ def test_the_code_lookup_on_a_phone_finds_a_code_as_typed_without_sideways_scrol
         customer=a.customer,
         codes=[code.code],
     )
+    # And a batch bound to no one, and a customer label of two of the brand's customers
+    mailing = batch(voucher_promotion(a, name="Mailing ten"), quantity=4, name="Mailing")
+    readers = Label.objects.create(name="Newsletter", type=Label.Type.CUSTOMER, brand=a.brand)
+    for i in range(2):
+        reader = customer_create(brand=a.brand, email=f"reader-{i}@example.com")
+        CustomerLabel.objects.create(label=readers, customer=reader)
     staff_user("marketer", role=MARKETING_MANAGER, brands=[a.brand])
 
     with sync_playwright() as playwright:
@@ -200,6 +209,25 @@ def test_the_code_lookup_on_a_phone_finds_a_code_as_typed_without_sideways_scrol
             page.wait_for_selector("table.voucher-counts")
             batch_overflow = page.evaluate(OVERFLOW)
             page.screenshot(path=str(SCREENSHOTS / "voucher_batch_390.png"), full_page=True)
+
+            # And the other batch's codes are sent to the newsletter's readers, the label
+            # picked by typing part of its name
+            page.goto(f"{live_server.url}{BATCHES}{mailing.pk}/change/")
+            page.click(".object-tools a.voucher-distribute-link")
+            page.wait_for_selector(".field-label .select2-selection")
+            left = page.locator(".voucher-unassigned").inner_text()
+            page.click(".field-label .select2-selection")
+            page.fill(".select2-search__field", "news")
+            page.wait_for_selector(".select2-results__option:has-text('Newsletter')")
+            picker_overflow = page.evaluate(OVERFLOW)
+            page.screenshot(path=str(SCREENSHOTS / "voucher_distribute_390.png"), full_page=True)
+            page.click(".select2-results__option:has-text('Newsletter')")
+            distribute_overflow = page.evaluate(OVERFLOW)
+            page.click("input[type=submit][value='Send the codes']")
+            page.wait_for_selector("ul.messagelist")
+            sent = page.locator("ul.messagelist").inner_text()
+            assigned = page.locator(".field-assigned_view .readonly").inner_text()
+            sent_overflow = page.evaluate(OVERFLOW)
         finally:
             browser.close()
 
@@ -213,4 +241,11 @@ def test_the_code_lookup_on_a_phone_finds_a_code_as_typed_without_sideways_scrol
     assert "Reserved by an order" in details and "1 of 1, 0 final" in details
     assert f"Order {order.pk}" in redemption and "brand-a/store-a" in redemption
     assert (list_overflow, found_overflow, code_overflow, batch_overflow) == (0, 0, 0, 0)
+    # And the distribution page said how many codes were left, fitted the phone, and each
+    # reader got one code
+    assert "4 of 4 codes left to send" in left
+    assert (picker_overflow, distribute_overflow, sent_overflow) == (0, 0, 0)
+    assert "The codes are being sent to the customers of Newsletter." in sent
+    assert assigned == "2 codes"
+    assert VoucherCode.objects.filter(batch=mailing, assigned_at__isnull=False).count() == 2
     assert watch.problems == []
