@@ -24,7 +24,7 @@ from django.contrib.admin.utils import unquote
 from django.contrib.admin.views.autocomplete import AutocompleteJsonView
 from django.contrib.admin.widgets import AutocompleteSelect
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Q
+from django.db.models import Q
 from django.http import FileResponse, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -43,6 +43,7 @@ from vouchers.codes import normalise_code
 from vouchers.distribution import voucher_batch_distribution_request
 from vouchers.models import VoucherBatch, VoucherCode, VoucherRedemption
 from vouchers.selectors import (
+    batch_assignment_counts,
     batch_status_counts,
     batches_for_staff,
     codes_for_staff,
@@ -204,15 +205,6 @@ def _counts_table(batch: VoucherBatch) -> str:
         rows,
         codes_url,
         batch.pk,
-    )
-
-
-def _assignment_counts(batch_id: int) -> dict[str, int]:
-    """The batch's codes sent to customers (`assigned_at` set), and those still free to send
-    (available, unused, bound to no one: what a distribution hands out). One query."""
-    return VoucherCode.objects.filter(batch_id=batch_id).aggregate(
-        assigned=Count("pk", filter=Q(assigned_at__isnull=False)),
-        unassigned=Count("pk", filter=Q(customer__isnull=True, status=CS.AVAILABLE, uses=0)),
     )
 
 
@@ -413,7 +405,7 @@ class VoucherBatchAdmin(BrandScopedAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="sent to customers")
     def assigned_view(self, obj) -> str:
-        assigned = _assignment_counts(obj.pk)["assigned"]
+        assigned = batch_assignment_counts(batch_id=obj.pk)["assigned"]
         return f"{assigned:,} code{'s' if assigned != 1 else ''}"
 
     @admin.display(description="files")
@@ -618,7 +610,7 @@ class VoucherBatchAdmin(BrandScopedAdminMixin, admin.ModelAdmin):
             "batch": batch,
             "form": form,
             "media": self.media + form.media,
-            "left": f"{_assignment_counts(batch.pk)['unassigned']:,}",
+            "left": f"{batch_assignment_counts(batch_id=batch.pk)['unassigned']:,}",
             "quantity": f"{batch.quantity:,}",
             "distributable": _may_be_distributed(batch),
         }

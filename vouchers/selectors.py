@@ -85,3 +85,12 @@ def code_redemptions(*, code_id: int) -> QuerySet[VoucherRedemption]:
     return VoucherRedemption.objects.filter(code_id=code_id).select_related(
         "order", "customer", "store"
     )
+
+
+def batch_assignment_counts(*, batch_id: int) -> dict[str, int]:
+    """The batch's codes sent to customers (`assigned_at` set), and those still free to send
+    (available, unused, bound to no one: what a distribution hands out). One query."""
+    return VoucherCode.objects.filter(batch_id=batch_id).aggregate(
+        assigned=Count("pk", filter=Q(assigned_at__isnull=False)),
+        unassigned=Count("pk", filter=Q(customer__isnull=True, status=CS.AVAILABLE, uses=0)),
+    )
