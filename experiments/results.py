@@ -16,7 +16,8 @@ once (the README repeats these definitions):
   margin per customer less the control's.
 
 Tests, each variant against the control, at 95%: the conversion rate by a two-proportion z-test
-(pooled standard error for the p-value, unpooled for the interval of the difference); the
+(pooled standard error for the p-value, unpooled for the interval of the difference, kept
+within -1..1), each variant's own rate with a Wilson score interval; the
 means by Welch's t-test (unequal variances; Welch-Satterthwaite degrees of freedom for the
 interval), all with scipy. While a variant has fewer than MIN_CUSTOMERS exposed customers or
 fewer than MIN_BUYERS buyers, the results carry a warning that the sample is too small to
@@ -68,6 +69,9 @@ class VariantResult:
     buyers: int = 0
     orders: int = 0
     conversion_rate: float = 0.0
+    # The 95% Wilson score interval of the variant's own conversion rate (None: no customer).
+    conversion_low: float | None = None
+    conversion_high: float | None = None
     revenue_per_customer: Decimal = Decimal("0.00")
     average_order_value: Decimal = Decimal("0.00")
     discount_cost_per_customer: Decimal = Decimal("0.00")
@@ -117,6 +121,18 @@ def welch(variant: list[float], control: list[float]) -> Comparison:
     return Comparison(difference, difference - t * se, difference + t * se, p_value)
 
 
+def wilson_interval(successes: int, trials: int) -> tuple[float | None, float | None]:
+    """The Wilson score interval of a rate (inside 0..1, and not empty with few trials)."""
+    if not trials:
+        return None, None
+    z = stats.norm.ppf((1 + CONFIDENCE) / 2)
+    p = successes / trials
+    denominator = 1 + z * z / trials
+    centre = (p + z * z / (2 * trials)) / denominator
+    half = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / denominator
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
 def two_proportions(x1: int, n1: int, x0: int, n0: int) -> Comparison:
     """Difference of rates x1/n1 - x0/n0: z-test p-value (pooled), interval (unpooled)."""
     if not n1 or not n0:
@@ -128,7 +144,9 @@ def two_proportions(x1: int, n1: int, x0: int, n0: int) -> Comparison:
     se = math.sqrt(p1 * (1 - p1) / n1 + p0 * (1 - p0) / n0)
     z = stats.norm.ppf((1 + CONFIDENCE) / 2)
     p_value = None if se_pooled == 0 else float(2 * stats.norm.sf(abs(difference) / se_pooled))
-    return Comparison(difference, difference - z * se, difference + z * se, p_value)
+    # A difference of rates lies in [-1, 1]; the normal interval can pass that with few trials.
+    low, high = max(-1.0, difference - z * se), min(1.0, difference + z * se)
+    return Comparison(difference, low, high, p_value)
 
 
 def experiment_results(*, experiment: Experiment) -> ExperimentResults:
@@ -192,6 +210,9 @@ def experiment_results(*, experiment: Experiment) -> ExperimentResults:
         result._order_values.extend(orders_of[customer_id])
     for result in variants.values():
         result.conversion_rate = result.buyers / result.customers if result.customers else 0.0
+        result.conversion_low, result.conversion_high = wilson_interval(
+            result.buyers, result.customers
+        )
         result.revenue_per_customer = _money(_mean(result._revenue))
         result.average_order_value = _money(_mean(result._order_values))
         result.discount_cost_per_customer = _money(_mean(result._discount))

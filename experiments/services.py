@@ -156,6 +156,61 @@ def experiment_create(
     return experiment
 
 
+@transaction.atomic
+def experiment_update(
+    *,
+    experiment_id: int,
+    name: str,
+    starts_at: datetime,
+    ends_at: datetime,
+    variants: Sequence[VariantInput],
+    audience: str = Experiment.Audience.EVERYONE,
+    audience_label: Label | None = None,
+    audience_tier: str = "",
+    hypothesis: str = "",
+    gross_margin_percent=None,
+    brand_ids: list[int] | None = None,
+) -> Experiment:
+    """Change a draft experiment, its variants included (they are replaced). A started
+    experiment is not changed: its customers were assigned under what it was."""
+    experiment = _locked(experiment_id, brand_ids)
+    if experiment.status != ES.DRAFT:
+        raise ConflictError("Only a draft experiment can be changed.", code="experiment_not_draft")
+    errors = experiment_errors(
+        brand=experiment.brand,
+        name=name,
+        audience=audience,
+        audience_label=audience_label,
+        audience_tier=audience_tier,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        variants=variants,
+    )
+    if errors:
+        raise _invalid("The experiment cannot be saved: fix the fields listed.", errors)
+    experiment.name = name.strip()
+    experiment.hypothesis = hypothesis
+    experiment.audience = audience
+    experiment.audience_label = audience_label if audience == "label" else None
+    experiment.audience_tier = audience_tier.strip() if audience == "tier" else ""
+    experiment.starts_at, experiment.ends_at = starts_at, ends_at
+    if gross_margin_percent is not None:
+        experiment.gross_margin_percent = gross_margin_percent
+    experiment.save()
+    experiment.variants.all().delete()
+    ExperimentVariant.objects.bulk_create(
+        ExperimentVariant(
+            experiment=experiment,
+            name=v.name.strip(),
+            promotion=v.promotion,
+            weight=v.weight,
+            is_control=v.is_control,
+        )
+        for v in variants
+    )
+    return experiment
+
+
 def _locked(experiment_id: int, brand_ids: list[int] | None) -> Experiment:
     experiments = Experiment.objects.select_for_update()
     if brand_ids is not None:

@@ -10,7 +10,9 @@ from experiments.models import ExperimentExposure
 from experiments.services import (
     VariantInput,
     experiment_promote,
+    experiment_start,
     experiment_stop,
+    experiment_update,
 )
 from experiments.tests.factories import live_promotion, running_experiment
 from orders.services.placement import LineRequest, basket_price
@@ -172,3 +174,34 @@ def test_an_experiment_needs_one_control_and_live_promotions(a):
             VariantInput(name="B", promotion=Promotion.objects.get(pk=draft.pk)),
         )
     assert refused.value.fields["variants"] == ["10% off is not active or scheduled."]
+
+
+def test_a_draft_can_be_changed_and_a_started_one_cannot(a):
+    five, ten = live_promotion(a, "5"), live_promotion(a, "10")
+    draft = running_experiment(
+        a,
+        VariantInput(name="Control", promotion=None, is_control=True),
+        VariantInput(name="Five", promotion=five),
+        start=False,
+    )
+    fields = {
+        "name": "Five or ten",
+        "starts_at": draft.starts_at,
+        "ends_at": draft.ends_at,
+        "variants": [
+            VariantInput(name="Five", promotion=five, is_control=True),
+            VariantInput(name="Ten", promotion=ten, weight=3),
+        ],
+    }
+
+    changed = experiment_update(experiment_id=draft.pk, **fields)
+
+    assert changed.name == "Five or ten"
+    assert [(v.name, v.promotion_id, v.weight, v.is_control) for v in changed.variants.all()] == [
+        ("Five", five.pk, 1, True),
+        ("Ten", ten.pk, 3, False),
+    ]
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        experiment_start(experiment_id=draft.pk)
+    with pytest.raises(ConflictError):
+        experiment_update(experiment_id=draft.pk, **fields)

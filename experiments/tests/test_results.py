@@ -5,30 +5,14 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.utils import timezone
 
 from customers.services import customer_create
 from experiments.models import ExperimentExposure
 from experiments.results import experiment_results, two_proportions, welch
 from experiments.services import VariantInput
-from experiments.tests.factories import live_promotion, running_experiment
-from orders.models import Order
+from experiments.tests.factories import live_promotion, order, running_experiment
 
 pytestmark = pytest.mark.django_db
-
-
-def order(tenant, customer, total, discount="0.00", at=None, status="paid"):
-    total, discount = Decimal(total), Decimal(discount)
-    return Order.objects.create(
-        brand=tenant.brand,
-        customer=customer,
-        currency="EUR",
-        subtotal=total + discount,
-        discount_total=discount,
-        total=total,
-        payment_status=status,
-        created_at=at or timezone.now(),
-    )
 
 
 def test_the_figures_of_a_hand_computed_experiment(a):
