@@ -24,6 +24,8 @@ api_v1 = [
     path("", include("wallets.api.urls")),
     path("", include("rewards.api.urls")),
     path("", include("campaigns.api.urls")),
+    path("", include("vouchers.api.urls")),
+    path("", include("experiments.api.urls")),
 ]
 
 # Redoc styles its page from script (styled-components) and runs its search in a worker made

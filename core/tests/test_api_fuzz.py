@@ -14,6 +14,7 @@ import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -22,6 +23,7 @@ from django.core.signals import got_request_exception, request_finished, request
 from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections, connection, transaction
 from django.test import Client
+from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from knox.models import AuthToken
@@ -39,6 +41,13 @@ from brands.models import PosDevice
 from campaigns.services import campaign_order_record
 from campaigns.tests.factories import make_campaign, paid_order
 from core.tests.api_world import ERROR_KEYS, assert_error, build_tenant, staff_user
+from experiments.models import ExperimentExposure, ExperimentVariant
+from experiments.services import (
+    VariantInput,
+    experiment_create,
+    experiment_start,
+    experiment_stop,
+)
 from labels.tests.factories import LabelFactory
 from loyalty_management.services.badges import badge_definition_save
 from loyalty_management.services.catalogue import redemption_item_save
@@ -253,7 +262,50 @@ def build_world() -> World:
         for tenant, promotion in zip(tenants, voucher_promotions, strict=True)
     ]
     voucher_codes = [c.pk for made in voucher_batches for c in made.codes.order_by("pk")]
+    # Per brand a draft, a running and a stopped experiment, each on promotions of its own; a
+    # customer exposed to the running one, with a paid order, so results have figures.
+    now = timezone.now()
+    experiments = []
+
+    def experiment_promotion(tenant, name):
+        return promotion_save(
+            promotion=PromotionFactory.build(
+                brand=tenant.brand, name=name, status="active", all_products=True
+            )
+        )
+
+    for tenant in tenants:
+        for state in ("draft", "running", "stopped"):
+            experiment = experiment_create(
+                brand=tenant.brand,
+                name=f"Fuzz {state}",
+                starts_at=now - timedelta(hours=1),
+                ends_at=now + timedelta(days=14),
+                variants=[
+                    VariantInput(
+                        "Control",
+                        None if state == "draft" else experiment_promotion(tenant, "Today"),
+                        is_control=True,
+                    ),
+                    VariantInput("Treated", experiment_promotion(tenant, f"Treated {state}")),
+                ],
+            )
+            if state != "draft":
+                experiment_start(experiment_id=experiment.pk)
+            if state == "stopped":
+                experiment_stop(experiment_id=experiment.pk)
+            if state == "running":
+                ExperimentExposure.objects.create(
+                    experiment=experiment,
+                    variant=experiment.variants.get(is_control=False),
+                    customer=tenant.customer,
+                    exposed_at=now - timedelta(minutes=30),
+                )
+                paid_order(tenant=tenant, customer=tenant.customer)
+            experiments.append(experiment)
+    spare_promotion = experiment_promotion(a, "Fourteen off")
     bundle_invalidate(brand_id=a.brand.pk)  # what the on-commit work would have done
+    bundle_invalidate(brand_id=b.brand.pk)
     place_order(
         brand=a.brand,
         products_and_quantities=[(a.product, 1)],
@@ -279,6 +331,7 @@ def build_world() -> World:
         "campaigns": campaigns,
         "batches": [made.pk for made in voucher_batches],
         "codes": voucher_codes,
+        "experiments": [experiment.pk for experiment in experiments],
     }
     values = {
         "brand": [t.brand.slug for t in tenants],
@@ -325,6 +378,25 @@ def build_world() -> World:
         ]
         # The id a voucher batch is created for (the preview takes the objects above).
         + [voucher_promotions[0].pk],
+        "variant": list(
+            ExperimentVariant.objects.filter(experiment__in=experiments).values_list(
+                "pk", flat=True
+            )
+        ),
+        "variants": [
+            [
+                {"name": "Control", "promotion": None, "weight": 1, "is_control": True},
+                {
+                    "name": "Fourteen off",
+                    "promotion": spare_promotion.pk,
+                    "weight": 1,
+                    "is_control": False,
+                },
+            ]
+        ],
+        "audience_label": [labels[0].pk],
+        "starts_at": ["2030-01-01T00:00:00Z"],
+        "ends_at": ["2030-02-01T00:00:00Z"],
     }
     return World(
         credentials={

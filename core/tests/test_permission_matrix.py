@@ -27,6 +27,9 @@ from campaigns.models import CrossBrandCampaign
 from campaigns.tests.factories import make_campaign
 from core.tests.api_world import build_tenant, staff_user
 from customers.services import customer_create, customer_link_brand
+from experiments.models import Experiment
+from experiments.services import VariantInput
+from experiments.tests.factories import live_promotion, running_experiment
 from labels.models import CustomerLabel
 from labels.tests.factories import LabelFactory
 from loyalty_management.models import (
@@ -127,6 +130,8 @@ BODIES = {
     ("PATCH", "/api/v1/rewards/templates/{template_id}/"): {"name": "Changed"},
     ("POST", "/api/v1/rewards/templates/{template_id}/issue/"): "customer-reason",
     ("PATCH", "/api/v1/campaigns/{campaign_id}/"): {"name": "Changed"},
+    ("POST", "/api/v1/vouchers/batches/{batch_id}/distribute/"): {"label": 1},
+    ("POST", "/api/v1/experiments/{experiment_id}/promote/"): {"variant": 1},
 }
 # A list's model, for the role expectations: (app_label, model).
 LIST_MODELS = {
@@ -149,6 +154,7 @@ LIST_MODELS = {
     "/api/v1/rewards/": ("rewards", "customerreward"),
     "/api/v1/campaigns/": ("campaigns", "crossbrandcampaign"),
     "/api/v1/vouchers/batches/": ("vouchers", "voucherbatch"),
+    "/api/v1/experiments/": ("experiments", "experiment"),
 }
 
 
@@ -228,7 +234,13 @@ def _brand_objects(tenant, key: str, template) -> dict[str, int]:
     partner = BrandFactory(slug=f"partner-{key}", name=f"Partner {key.upper()}")
     campaign = make_campaign(owner=tenant.brand, brands=[partner], name=f"Campaign {key}")
     vouchers = voucher_batch(voucher_promotion(tenant, name=f"Voucher {key}"), quantity=2)
+    experiment = running_experiment(
+        tenant,
+        VariantInput("Control", None, is_control=True),
+        VariantInput("Ten off", live_promotion(tenant, "10")),
+    )
     return {
+        "experiments": experiment.pk,
         "batches": vouchers.pk,
         "codes": vouchers.codes.order_by("pk").first().pk,
         "campaigns": campaign.pk,
@@ -280,7 +292,10 @@ def _snapshot(b_ids: dict[str, int]) -> tuple:
         CustomerReward.objects.filter(brand__slug="brand-b").count(),
         list(CrossBrandCampaign.objects.filter(pk=b_ids["campaigns"]).values_list("name")),
         list(VoucherBatch.objects.filter(pk=b_ids["batches"]).values_list("voided_at")),
-        list(VoucherCode.objects.filter(batch_id=b_ids["batches"]).values_list("status")),
+        list(
+            VoucherCode.objects.filter(batch_id=b_ids["batches"]).values_list("status", "customer")
+        ),
+        list(Experiment.objects.filter(pk=b_ids["experiments"]).values_list("status", "winner")),
     )
 
 
