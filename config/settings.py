@@ -10,6 +10,7 @@ import ipaddress
 import os
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import csp.constants
 import dj_database_url
@@ -121,6 +122,14 @@ DATABASES = {
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
+# The test suite runs on parallel workers (pytest-xdist, `make test`): as each gets a test
+# database of its own, each gets a Redis database of its own (the one of REDIS_URL + 1 + its
+# number), since tests empty the cache and count rate limits there.
+_TEST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+if REDIS_URL and _TEST_WORKER.startswith("gw") and _TEST_WORKER[2:].isdigit():
+    _redis = urlsplit(REDIS_URL)
+    _redis_db = int(_redis.path.strip("/") or 0) + 1 + int(_TEST_WORKER[2:])
+    REDIS_URL = urlunsplit(_redis._replace(path=f"/{_redis_db}"))
 # CACHES: see "Cache resilience and throttling" below.
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -16,7 +16,7 @@ from brands.models import Brand, PosDevice, Store
 from brands.services import pos_device_authenticate
 from campaigns.models import CampaignOrder, CampaignProgress, CrossBrandCampaign
 from catalog.models import Category, Product
-from core.demo import VIP_COUNT, VIP_LABEL
+from core.demo import DEMO_VOUCHER_PROMOTION, VIP_COUNT, VIP_LABEL
 from customers.models import Customer, CustomerBrand
 from labels.models import CustomerLabel, Label, ProductLabel
 from loyalty_management.models import (
@@ -41,6 +41,7 @@ from promotions.models import Promotion
 from rewards.models import CustomerReward, RewardTemplate
 from rules.models import Rule
 from rules.services.authoring import VIP_RULE
+from vouchers.models import VoucherBatch
 from wallets.models import Wallet, WalletTransaction
 
 pytestmark = pytest.mark.django_db
@@ -146,9 +147,14 @@ def test_seed_demo_builds_a_realistic_demo():
     # Live promotions for quotes, the basket page and the POS bundles, compiled and valid.
     for brand in Brand.objects.all():
         live = Promotion.objects.filter(brand=brand, status=Promotion.Status.ACTIVE)
-        assert live.count() == 4
+        assert live.count() == 5
         assert live.filter(type=Promotion.Type.CASHBACK).exists()
         assert not live.filter(compiled__isnull=True).exists()
+        # One of them needs a voucher: a batch of signed codes a till can check offline.
+        voucher = live.get(name=DEMO_VOUCHER_PROMOTION)
+        assert voucher.compiled["voucher"]["key"] and voucher.compiled["voucher"]["batches"]
+        made = VoucherBatch.objects.get(promotion=voucher)
+        assert (made.status, made.offline, made.codes.count()) == ("ready", True, 200)
     # The VIP example rule is installed, after the orders: like the discount promotions it
     # does not price them (SQLite checks total = subtotal - discount in floating point, which
     # a discounted total such as 33.90 - 3.39 fails, so `make run` would stop).
