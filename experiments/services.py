@@ -143,16 +143,7 @@ def experiment_create(
             else {}
         ),
     )
-    ExperimentVariant.objects.bulk_create(
-        ExperimentVariant(
-            experiment=experiment,
-            name=v.name.strip(),
-            promotion=v.promotion,
-            weight=v.weight,
-            is_control=v.is_control,
-        )
-        for v in variants
-    )
+    _variants_write(experiment, variants)
     return experiment
 
 
@@ -198,6 +189,11 @@ def experiment_update(
         experiment.gross_margin_percent = gross_margin_percent
     experiment.save()
     experiment.variants.all().delete()
+    _variants_write(experiment, variants)
+    return experiment
+
+
+def _variants_write(experiment: Experiment, variants: Sequence[VariantInput]) -> None:
     ExperimentVariant.objects.bulk_create(
         ExperimentVariant(
             experiment=experiment,
@@ -208,7 +204,6 @@ def experiment_update(
         )
         for v in variants
     )
-    return experiment
 
 
 def _locked(experiment_id: int, brand_ids: list[int] | None) -> Experiment:

@@ -113,6 +113,20 @@ class RewardCodeSerializer(serializers.Serializer):
     reason = serializers.CharField(allow_blank=True)
 
 
+class VoucherCodeResultSerializer(serializers.Serializer):
+    """A voucher code entered: applied (its promotion applied), or not with a plain reason."""
+
+    code = serializers.CharField()
+    code_id = serializers.IntegerField(
+        allow_null=True, help_text="Empty for a code that cannot be used."
+    )
+    promotion_id = serializers.IntegerField(
+        allow_null=True, help_text="The promotion the code unlocks; empty when unusable."
+    )
+    applied = serializers.BooleanField()
+    reason = serializers.CharField(allow_blank=True)
+
+
 class RuleDiscountSerializer(serializers.Serializer):
     rule_id = serializers.IntegerField()
     name = serializers.CharField()
@@ -221,12 +235,14 @@ class OrderDetailOutputSerializer(OrderOutputSerializer):
             "applied_promotions",
             "rule_discounts",
             "reward_codes",
+            "vouchers",
             "cashback_points",
         ]
         read_only_fields = fields
 
     rule_discounts = RuleDiscountSerializer(many=True, read_only=True)
     reward_codes = RewardCodeSerializer(many=True, read_only=True)
+    vouchers = VoucherCodeResultSerializer(many=True, read_only=True)
 
     @extend_schema_field(CashbackPointsSerializer)
     def get_cashback_points(self, order: Order) -> dict:
@@ -276,6 +292,9 @@ class QuoteOutputSerializer(serializers.Serializer):
     )
     rewards = RewardCodeSerializer(
         many=True, help_text="Reward codes entered, after the rule discounts: applied or why not."
+    )
+    vouchers = VoucherCodeResultSerializer(
+        many=True, help_text="Voucher codes entered: applied (they unlock a promotion) or why not."
     )
     cashback = serializers.ListField(child=serializers.DictField())
     suggestions = serializers.ListField(

@@ -269,3 +269,37 @@ def test_codes_cost_nothing_at_a_brand_without_voucher_promotions(a):
 
     run([])()
     assert _count(run(["SOMECODE23"])) == _count(run([]))
+
+
+def test_the_quote_and_the_order_api_report_each_voucher_code(a):
+    code = batch(voucher_promotion(a), quantity=1).codes.get()
+    client = token_client(a.customer.user)
+    body = {
+        "brand": a.brand.slug,
+        "lines": [{"product": a.product.pk, "quantity": 1}],
+        "codes": [code.code.lower(), "NOSUCHCODE2"],
+    }
+
+    quoted = client.post("/api/v1/pricing/quote/", body, format="json")
+    ordered = client.post("/api/v1/orders/", body, format="json", HTTP_IDEMPOTENCY_KEY="v-1")
+
+    expected = [
+        {
+            "code": code.code,
+            "code_id": code.pk,
+            "promotion_id": code.batch.promotion_id,
+            "applied": True,
+            "reason": "",
+        },
+        {
+            "code": "NOSUCHCODE2",
+            "code_id": None,
+            "promotion_id": None,
+            "applied": False,
+            "reason": CODE_NOT_USABLE,
+        },
+    ]
+    assert quoted.status_code == 200 and ordered.status_code == 201, ordered.content
+    assert sorted(quoted.json()["vouchers"], key=str) == sorted(expected, key=str)
+    assert sorted(ordered.json()["vouchers"], key=str) == sorted(expected, key=str)
+    assert ordered.json()["discount_total"] == "1.25"
