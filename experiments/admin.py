@@ -5,11 +5,17 @@ promote a variant, each asking first; and its results page shows the figures of 
 against the control, with a chart drawn on the server (an SVG: no script, nothing for the
 content security policy to refuse).
 
-Nothing here writes an experiment's state: creating goes through `experiment_create`, starting,
-stopping and promoting through their services. A draft's own fields (name, audience, dates,
-margin) are edited by the admin's save, under a lock that checks it is still a draft; its
-variants are fixed once created (changing them needs a service, `experiment_update`). A running
-or stopped experiment is read only.
+A draft stays editable, its variants with it: rows of the inline are renamed, given another
+promotion, added and removed (2 to MAX_VARIANTS), and the whole is checked by the same
+sentences as for creation, on its fields and above the variants.
+
+Nothing here writes an experiment: the admin's own save never runs for one. Creating goes
+through `experiment_create`, changing a draft through `experiment_update` (which locks it,
+refuses it once started, and replaces its fields and variants together, in the admin's one
+transaction), starting, stopping and promoting through their services. A running or stopped
+experiment is read only: its page has no form, and a POST to it (a draft started while its
+page was open) changes nothing and says so in a message. Variants saved by someone else while
+the page was open are not overwritten: the form is refused, in a sentence above the variants.
 """
 
 import math
@@ -42,13 +48,14 @@ from experiments.services import (
     experiment_promote,
     experiment_start,
     experiment_stop,
+    experiment_update,
 )
 from labels.models import Label
 from promotions.models import Promotion
 
 ES = Experiment.Status
 DECIDE_PERMISSION = "experiments.change_experiment"
-# A draft's fields the admin's save writes (the variants and the brand are fixed once created).
+# A draft's own fields, which `experiment_update` changes (its brand is fixed once created).
 DRAFT_FIELDS = [
     "name",
     "hypothesis",
@@ -59,6 +66,11 @@ DRAFT_FIELDS = [
     "ends_at",
     "gross_margin_percent",
 ]
+VARIANT_FIELDS = ["name", "promotion", "weight", "is_control"]
+VARIANTS_CHANGED_MEANWHILE = (
+    "The variants were changed by someone else while this page was open: reload the page to "
+    "see them, then make your changes again."
+)
 CENT = Decimal("0.01")
 
 
@@ -66,6 +78,18 @@ def _sentences(error: ApplicationError) -> str:
     """A service's error as the sentences staff read: its message, then each field's."""
     details = [message for messages_ in error.fields.values() for message in messages_]
     return " ".join([error.message, *details])
+
+
+def _started_meanwhile(name: str) -> str:
+    return (
+        f"The experiment {name} was started meanwhile, so nothing was changed: a started "
+        "experiment can no longer be edited."
+    )
+
+
+def _editable(experiment: Experiment | None) -> bool:
+    """A new experiment or a draft: its fields and variants can be changed."""
+    return experiment is None or experiment.status == ES.DRAFT
 
 
 # --- Pickers: searched among the brand's rows --------------------------------------------------
@@ -183,7 +207,7 @@ class ExperimentForm(forms.ModelForm):
 class VariantForm(forms.ModelForm):
     class Meta:
         model = ExperimentVariant
-        fields = ["name", "promotion", "weight", "is_control"]
+        fields = VARIANT_FIELDS
         labels = {"is_control": "Control"}
         help_texts = {
             "promotion": "Empty: no promotion (the status quo).",
@@ -196,7 +220,16 @@ class VariantForm(forms.ModelForm):
 
 
 class VariantFormSet(forms.BaseInlineFormSet):
-    """The variants of a new experiment, checked with the experiment by `experiment_errors`."""
+    """The variants of a new experiment or a draft, checked with the experiment by
+    `experiment_errors`. Never saved by itself: its service saves them with the experiment."""
+
+    def kept_forms(self) -> list[forms.ModelForm]:
+        """The rows that become the variants, in order: filled in and not removed."""
+        return [
+            form
+            for form in self.forms
+            if getattr(form, "cleaned_data", None) and not self._should_delete_form(form)
+        ]
 
     def variant_inputs(self) -> list[VariantInput]:
         return [
@@ -206,19 +239,37 @@ class VariantFormSet(forms.BaseInlineFormSet):
                 weight=form.cleaned_data.get("weight") or 0,
                 is_control=bool(form.cleaned_data.get("is_control")),
             )
-            for form in self.forms
-            if getattr(form, "cleaned_data", None) and not self._should_delete_form(form)
+            for form in self.kept_forms()
         ]
+
+    def record_saved(self, experiment: Experiment) -> None:
+        """What the history tells of the variants, now that the service has written them (as
+        new rows, in the order of the kept forms)."""
+        saved = list(experiment.variants.order_by("pk"))
+        self.new_objects, self.changed_objects = [], []
+        for form, variant in zip(self.kept_forms(), saved, strict=True):
+            if form.instance.pk is None:
+                self.new_objects.append(variant)
+            elif form.has_changed():
+                self.changed_objects.append((variant, form.changed_data))
+        self.deleted_objects = [f.instance for f in self.deleted_forms if f.instance.pk]
+
+    def record_nothing(self) -> None:
+        self.new_objects, self.changed_objects, self.deleted_objects = [], [], []
 
     def validate_unique(self):
         pass  # a promotion is one variant only: `experiment_errors`, in a sentence
 
     def clean(self):
         super().clean()
-        if self.instance.pk is not None or self.instance.brand_id is None:
-            return  # the variants of a saved draft are not edited; no brand yet: its error first
-        if any(form.errors for form in self.forms):
-            return
+        if self.instance.brand_id is None:
+            return  # no brand yet: its error first
+        pk_name = self.model._meta.pk.name
+        if any(pk_name in form.errors for form in self.forms):
+            # A row of the page is no longer one of the draft's (saved again meanwhile)
+            raise ValidationError(VARIANTS_CHANGED_MEANWHILE)
+        if any(self.errors):
+            return  # the rows' own errors first (a removed row's do not count)
         experiment = self.instance
         errors = experiment_errors(
             brand=experiment.brand,
@@ -235,8 +286,9 @@ class VariantFormSet(forms.BaseInlineFormSet):
 
 
 class ExperimentVariantInline(admin.TabularInline):
-    """The variants: entered with a new experiment, then shown read only (with a button to
-    promote each once the experiment has run)."""
+    """The variants: entered with a new experiment and changed with a draft (rows added,
+    changed and removed), then shown read only once started (with a button to promote each
+    once the experiment has run)."""
 
     model = ExperimentVariant
     form = VariantForm
@@ -244,18 +296,16 @@ class ExperimentVariantInline(admin.TabularInline):
     extra = 0
     min_num = 2
     max_num = MAX_VARIANTS
-    can_delete = False
     verbose_name = "variant"
     verbose_name_plural = "variants"
 
     def get_fields(self, request, obj=None):
-        if obj is None:
-            return ["name", "promotion", "weight", "is_control"]
-        fields = ["name", "promotion_view", "weight", "is_control"]
-        return fields if obj.status == ES.DRAFT else [*fields, "decision"]
+        if _editable(obj):
+            return VARIANT_FIELDS
+        return ["name", "promotion_view", "weight", "is_control", "decision"]
 
     def get_readonly_fields(self, request, obj=None):
-        return self.get_fields(request, obj) if obj is not None else []
+        return [] if _editable(obj) else self.get_fields(request, obj)
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("promotion", "experiment")
@@ -267,18 +317,29 @@ class ExperimentVariantInline(admin.TabularInline):
         return formset
 
     def has_add_permission(self, request, obj=None):
-        return obj is None and super().has_add_permission(request, obj)
+        return _editable(obj) and super().has_add_permission(request, obj)
 
     def has_change_permission(self, request, obj=None):
-        return obj is None and super().has_change_permission(request, obj)
+        return _editable(obj) and super().has_change_permission(request, obj)
 
     def has_delete_permission(self, request, obj=None):
-        return False
+        # A draft's saved rows can be removed (a new experiment's rows by the inline's links)
+        return obj is not None and _editable(obj) and super().has_delete_permission(request, obj)
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "promotion":
+            chosen = ~Q(status=Promotion.Status.ENDED)
+            experiment_id = getattr(request, "experiment_id", None)
+            if experiment_id is not None:
+                # A draft's promotion that has ended since stays shown and kept, rather than
+                # silently dropped by the next save (starting refuses it, in a sentence)
+                chosen |= Q(
+                    pk__in=ExperimentVariant.objects.filter(experiment_id=experiment_id).values(
+                        "promotion_id"
+                    )
+                )
             kwargs["queryset"] = scope_to_user_brands(
-                Promotion.objects.exclude(status=Promotion.Status.ENDED), request.user, "brand"
+                Promotion.objects.filter(chosen), request.user, "brand"
             )
             kwargs["widget"] = ScopedAutocomplete(
                 db_field, self.admin_site, brand_id=_picker_brand_id(request)
@@ -407,19 +468,32 @@ class ExperimentAdmin(BrandScopedAdminMixin, admin.ModelAdmin):
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         # The pickers search in the experiment's brand, or the user's only one
-        brand_id = None
+        brand_id = found = None
         if object_id is not None:
-            brand_id = (
+            found = (
                 self.get_queryset(request)
                 .filter(pk=object_id if str(object_id).isdigit() else None)
-                .values_list("brand_id", flat=True)
+                .values("pk", "brand_id", "status", "name")
                 .first()
             )
+            brand_id = found and found["brand_id"]
         else:
             brand_ids = brand_ids_for_user(request.user)
             if brand_ids is not None and len(brand_ids) == 1:
                 brand_id = brand_ids[0]
         request.experiment_brand_id = brand_id
+        request.experiment_id = found and found["pk"]
+        if (
+            request.method == "POST"
+            and found is not None
+            and found["status"] != ES.DRAFT
+            and super().has_change_permission(request)
+        ):
+            # Its page was a draft's when opened: say so rather than refuse without a word
+            self.message_user(request, _started_meanwhile(found["name"]), messages.ERROR)
+            return HttpResponseRedirect(
+                reverse("admin:experiments_experiment_change", args=[found["pk"]])
+            )
         return super().changeform_view(request, object_id, form_url, extra_context)
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
@@ -435,7 +509,7 @@ class ExperimentAdmin(BrandScopedAdminMixin, admin.ModelAdmin):
                 else None
             )
         if obj is not None and obj.pk is not None:
-            context["experiment_variants_fixed"] = obj.status == ES.DRAFT
+            context["experiment_variants_locked"] = obj.status != ES.DRAFT
             context["experiment_results_url"] = reverse(
                 "admin:experiments_experiment_results", args=[obj.pk]
             )
@@ -444,50 +518,47 @@ class ExperimentAdmin(BrandScopedAdminMixin, admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         if not self.user_may_change_object(request, obj):
             raise PermissionDenied(NOT_YOUR_BRAND)
-        if not change:
-            return  # created with its variants by `experiment_create`, in save_related
-        status = (
-            Experiment.objects.select_for_update()
-            .filter(pk=obj.pk)
-            .values_list("status", flat=True)
-            .first()
-        )
-        if status != ES.DRAFT:
-            request.experiment_save_error = (
-                f"The experiment {obj.name} was started meanwhile; nothing was changed."
-            )
-            return
-        obj.save(update_fields=[*DRAFT_FIELDS, "updated_at"])
+        # Nothing written here: the experiment and its variants together, in save_related
 
     def save_related(self, request, form, formsets, change):
+        """Create the experiment, or change the draft, with its variants: one service call."""
         formset = next(f for f in formsets if isinstance(f, VariantFormSet))
-        if change:  # a draft's variants are fixed once created: nothing to save
-            formset.new_objects = formset.changed_objects = formset.deleted_objects = []
-            return
         data = form.cleaned_data
+        fields = {
+            "name": data["name"],
+            "hypothesis": data.get("hypothesis") or "",
+            "audience": data["audience"],
+            "audience_label": data.get("audience_label"),
+            "audience_tier": data.get("audience_tier") or "",
+            "starts_at": data["starts_at"],
+            "ends_at": data["ends_at"],
+            "gross_margin_percent": data.get("gross_margin_percent"),
+            "variants": formset.variant_inputs(),
+        }
         try:
-            experiment = experiment_create(
-                brand=data["brand"],
-                name=data["name"],
-                hypothesis=data.get("hypothesis") or "",
-                audience=data["audience"],
-                audience_label=data.get("audience_label"),
-                audience_tier=data.get("audience_tier") or "",
-                starts_at=data["starts_at"],
-                ends_at=data["ends_at"],
-                gross_margin_percent=data.get("gross_margin_percent"),
-                variants=formset.variant_inputs(),
-                actor=request.user,
-            )
-        except ApplicationError as error:  # changed meanwhile (a promotion ended)
-            request.experiment_save_error = _sentences(error)
-            formset.new_objects = formset.changed_objects = formset.deleted_objects = []
+            if change:
+                experiment = experiment_update(
+                    experiment_id=form.instance.pk,
+                    brand_ids=brand_ids_for_user(request.user),
+                    **fields,
+                )
+            else:
+                experiment = experiment_create(brand=data["brand"], actor=request.user, **fields)
+        except ApplicationError as error:  # changed meanwhile (started, a promotion ended)
+            if error.code == "experiment_not_draft":
+                message = _started_meanwhile(form.initial.get("name") or data["name"])
+            else:
+                message = f"Nothing was {'changed' if change else 'saved'}. {_sentences(error)}"
+            request.experiment_save_error = message
+            formset.record_nothing()
             return
         # The admin goes on with the form's instance (its history, its message, its redirect)
-        form.instance.pk = experiment.pk
-        form.instance._state.adding = False
-        formset.new_objects = list(experiment.variants.order_by("pk"))
-        formset.changed_objects, formset.deleted_objects = [], []
+        if change:
+            form.instance.refresh_from_db()
+        else:
+            form.instance.pk = experiment.pk
+            form.instance._state.adding = False
+        formset.record_saved(experiment)
 
     def log_addition(self, request, obj, message):
         if getattr(request, "experiment_save_error", None) is None:
@@ -502,7 +573,7 @@ class ExperimentAdmin(BrandScopedAdminMixin, admin.ModelAdmin):
     def response_add(self, request, obj, post_url_continue=None):
         error = getattr(request, "experiment_save_error", None)
         if error:
-            self.message_user(request, f"Nothing was saved. {error}", messages.ERROR)
+            self.message_user(request, error, messages.ERROR)
             return HttpResponseRedirect(reverse("admin:experiments_experiment_add"))
         return super().response_add(request, obj, post_url_continue)
 

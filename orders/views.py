@@ -52,6 +52,7 @@ from vouchers.lockout import (
     code_lockout_seconds,
     code_parties,
 )
+from vouchers.selectors import entered_code
 from wallets.selectors import wallet_for_customer
 
 BASKET_SESSION_KEY = "storefront_basket"
@@ -246,10 +247,20 @@ def _priced(request: HttpRequest, basket: SessionBasket, shopper: Shopper) -> di
 
 
 def _code_entries(codes: list[str], priced: dict | None) -> list[dict]:
-    """Each code in the basket with what the pricing said of it when it is a reward code:
-    applied (with its amount), or not with the reason."""
-    rewards = {entry["code"]: entry for entry in (priced or {}).get("rewards", [])}
-    return [{"code": code, "reward": rewards.get(code)} for code in codes]
+    """Each code in the basket with what the pricing said of it: a reward code applied (with
+    its amount) or not (with the reason); a voucher code applied (with the offer it unlocked)
+    or not (with the reason)."""
+    priced = priced or {}
+    rewards = {entry["code"]: entry for entry in priced.get("rewards", [])}
+    names = {entry["promotion_id"]: entry["name"] for entry in priced.get("promotions", [])}
+    vouchers = {
+        entry["code"]: {**entry, "name": names.get(entry["promotion_id"], "")}
+        for entry in priced.get("vouchers", [])
+    }
+    return [
+        {"code": code, "reward": rewards.get(code), "voucher": vouchers.get(entered_code(code))}
+        for code in codes
+    ]
 
 
 def _percent_text(basis_points) -> str:

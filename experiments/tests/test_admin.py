@@ -1,12 +1,15 @@
 """The experiments admin: a draft set up with its variants through the form (the customer label
-and the promotions picked by search among the brand's), refused in plain sentences; another
-brand's staff never see it; the start, stop and promote buttons ask first and call the services;
-the results page shows a small data set's figures and its chart."""
+and the promotions picked by search among the brand's), refused in plain sentences; a draft's
+fields and variants changed together (rows renamed, repointed, added, removed), refused the same
+way, never over someone else's save; a started experiment read only, a POST to it changing
+nothing; another brand's staff never see it; the start, stop and promote buttons ask first and
+call the services; the results page shows a small data set's figures and its chart."""
 
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.contrib.admin.models import CHANGE, LogEntry
 from django.test import Client
 from django.utils import timezone
 
@@ -14,7 +17,7 @@ from brands.roles import MARKETING_MANAGER
 from core.tests.api_world import staff_user
 from customers.services import customer_create
 from experiments.models import Experiment, ExperimentExposure, ExperimentVariant
-from experiments.services import VariantInput
+from experiments.services import VariantInput, experiment_start
 from experiments.tests.factories import live_promotion, order, running_experiment
 from labels.models import Label
 from promotions.models import Promotion
@@ -221,41 +224,291 @@ def test_another_brands_staff_cannot_see_or_decide_it(a, b):
     assert experiment.status == "draft"
 
 
-def test_a_draft_is_edited_and_a_running_experiment_is_read_only(a):
+def draft(tenant, *variants: VariantInput) -> Experiment:
+    return running_experiment(tenant, *variants, start=False)
+
+
+def change_form(experiment, rows, **data) -> dict:
+    """A draft's change form as the browser posts it: its fields (changed by `data`) and the
+    variants' rows, saved ones first (with their `id`, and `DELETE` to remove one)."""
+    form = experiment_form(experiment.brand, [], **data)
+    form.pop("brand")  # fixed once created: not a field of the change form
+    saved = [row for row in rows if "id" in row]
+    form.update({"variants-TOTAL_FORMS": str(len(rows)), "variants-INITIAL_FORMS": str(len(saved))})
+    for index, row in enumerate(rows):
+        for key, value in row.items():
+            form[f"variants-{index}-{key}"] = value
+    return form
+
+
+def saved_row(saved: ExperimentVariant, **changes) -> dict:
+    """A saved variant's row as the page shows it, with `changes`."""
+    row = variant(saved.name, saved.promotion, str(saved.weight), saved.is_control)
+    row.update({"id": str(saved.pk), "experiment": str(saved.experiment_id), **changes})
+    return {key: value for key, value in row.items() if value is not None}
+
+
+def variants_of(experiment) -> list[tuple]:
+    return [
+        (v.name, v.promotion, v.weight, v.is_control) for v in experiment.variants.order_by("pk")
+    ]
+
+
+def test_a_drafts_fields_and_variants_are_changed_together_through_the_form(a):
+    # Given a draft of three variants
     client = logged_in(marketer(a))
-    ten = live_promotion(a, "10")
-    experiment = running_experiment(
+    ten, fifteen, twenty, five = (live_promotion(a, p) for p in ("10", "15", "20", "5"))
+    experiment = draft(
         a,
         VariantInput(name="Control", promotion=None, is_control=True),
         VariantInput(name="Ten off", promotion=ten),
-        start=False,
+        VariantInput(name="Fifteen off", promotion=fifteen),
     )
+    control, ten_off, fifteen_off = experiment.variants.order_by("pk")
     url = f"{EXPERIMENTS}{experiment.pk}/change/"
+
+    # When its page opens, its variants are a form: rows to change, remove and add
     page = client.get(url).content.decode()
-    assert 'name="name"' in page and 'name="variants-0-name"' not in page  # variants are fixed
-    data = experiment_form(a.brand, [], name="Renamed", audience="tier", audience_tier="Gold")
-    data.pop("brand")
-    data.update({"variants-TOTAL_FORMS": "2", "variants-INITIAL_FORMS": "2"})
-    data.update({"variants-0-id": experiment.variants.order_by("pk")[0].pk})
-    data.update({"variants-1-id": experiment.variants.order_by("pk")[1].pk})
-    response = client.post(url, data)
+    assert 'name="variants-0-name"' in page and 'name="variants-2-DELETE"' in page
+    assert 'id="variants-empty"' in page and 'name="variants-MAX_NUM_FORMS" value="10"' in page
+    assert f"{AUTOCOMPLETE}?brand={a.brand.pk}" in page
+    assert "experiment-variants-locked" not in page
+
+    # And they rename the control, give Ten off another promotion, remove Fifteen off and add
+    # Five off, with a new name and audience
+    response = client.post(
+        url,
+        change_form(
+            experiment,
+            [
+                saved_row(control, name="No promotion"),
+                saved_row(ten_off, promotion=str(twenty.pk), weight="2"),
+                saved_row(fifteen_off, DELETE="on"),
+                variant("Five off", five),
+            ],
+            name="Five, ten or twenty",
+            audience="tier",
+            audience_tier="Gold",
+        ),
+    )
+
+    # Then the draft has its new fields and exactly the variants of the form, in its order
     assert response.status_code == 302, response.content.decode()[:3000]
     experiment.refresh_from_db()
-    assert (experiment.name, experiment.audience, experiment.audience_tier) == (
-        "Renamed",
+    assert (experiment.name, experiment.audience, experiment.audience_tier, experiment.status) == (
+        "Five, ten or twenty",
         "tier",
         "Gold",
+        "draft",
     )
-    assert experiment.variants.count() == 2
+    assert variants_of(experiment) == [
+        ("No promotion", None, 1, True),
+        ("Ten off", twenty, 2, False),
+        ("Five off", five, 1, False),
+    ]
+    done = client.get(EXPERIMENTS).content.decode()
+    assert "was changed successfully" in done
+    history = LogEntry.objects.get(object_id=str(experiment.pk), action_flag=CHANGE)
+    told = history.get_change_message()
+    for sentence in (
+        "Changed Name for experiment variant “No promotion”.",
+        "Changed Promotion and Weight for experiment variant “Ten off”.",
+        "Deleted experiment variant “Fifteen off”.",
+        "Added experiment variant “Five off”.",
+    ):
+        assert sentence in told, told
 
+    # And the control can move to another row
+    first, second, third = experiment.variants.order_by("pk")
+    response = client.post(
+        url,
+        change_form(
+            experiment,
+            [
+                saved_row(first, is_control=None),
+                saved_row(second, is_control="on"),
+                saved_row(third),
+            ],
+            name="Five, ten or twenty",
+        ),
+    )
+    assert response.status_code == 302, response.content.decode()[:3000]
+    assert [v[3] for v in variants_of(experiment)] == [False, True, False]
+
+
+def test_bad_variants_of_a_draft_are_refused_in_plain_sentences_and_nothing_changes(a):
+    client = logged_in(marketer(a))
+    ten, fifteen = live_promotion(a, "10"), live_promotion(a, "15")
+    experiment = draft(
+        a,
+        VariantInput(name="Control", promotion=None, is_control=True),
+        VariantInput(name="Ten off", promotion=ten),
+    )
+    control, ten_off = experiment.variants.order_by("pk")
+    before = (variants_of(experiment), sorted(experiment.variants.values_list("pk", flat=True)))
+    url = f"{EXPERIMENTS}{experiment.pk}/change/"
+    yesterday = (timezone.localtime() - timedelta(days=1)).strftime("%Y-%m-%d")
+    cases = [
+        (
+            [saved_row(control, is_control=None), saved_row(ten_off)],
+            {},
+            ["Mark exactly one variant as the control."],
+        ),
+        (
+            [saved_row(control), saved_row(ten_off, DELETE="on")],
+            {},
+            ["An experiment has between 2 and 10 variants."],
+        ),
+        (
+            [saved_row(control), saved_row(ten_off), variant("Ten again", ten)],
+            {},
+            ["A promotion can be only one of the variants."],
+        ),
+        (
+            [saved_row(control), saved_row(ten_off, name="", weight="0")],
+            {},
+            ["This field is required.", "Ensure this value is greater than or equal to 1."],
+        ),
+        (
+            [saved_row(control, is_control=None), variant("Fifteen", fifteen)],
+            {"ends_at_0": yesterday},
+            ["Mark exactly one variant as the control.", "The end must be after the start."],
+        ),
+    ]
+    for rows, data, sentences in cases:
+        response = client.post(url, change_form(experiment, rows, name="Renamed", **data))
+        html = response.content.decode()
+        assert response.status_code == 200, (rows, data)
+        for sentence in sentences:
+            assert sentence in html, (sentence, html[html.find("errorlist") - 200 :][:800])
+        assert "Please correct the error" in html
+
+    # The sentence is above the variants, the field's on its field
+    assert 'class="errorlist nonform"' in html
+    assert html.index("The end must be after the start.") < html.index('id="variants-group"')
+    experiment.refresh_from_db()
+    assert experiment.name == "Ten or fifteen"
+    assert (variants_of(experiment), sorted(experiment.variants.values_list("pk", flat=True))) == (
+        before
+    )
+
+
+def test_variants_saved_by_someone_else_meanwhile_are_not_overwritten(a):
+    # Given a draft whose page two marketers opened; the first saves it
+    client = logged_in(marketer(a))
+    ten = live_promotion(a, "10")
+    experiment = draft(
+        a,
+        VariantInput(name="Control", promotion=None, is_control=True),
+        VariantInput(name="Ten off", promotion=ten),
+    )
+    control, ten_off = experiment.variants.order_by("pk")
+    url = f"{EXPERIMENTS}{experiment.pk}/change/"
+    first = change_form(experiment, [saved_row(control), saved_row(ten_off, name="Ten percent")])
+    assert client.post(url, first).status_code == 302
+
+    # When the second saves the rows their page still shows
+    second = change_form(experiment, [saved_row(control), saved_row(ten_off, weight="3")])
+    html = client.post(url, second).content.decode()
+
+    # Then they are told to reload, and the first one's variants stay
+    assert "The variants were changed by someone else while this page was open" in html
+    assert variants_of(experiment) == [("Control", None, 1, True), ("Ten percent", ten, 1, False)]
+
+
+def test_a_started_experiment_is_read_only_and_a_post_changes_nothing(a):
+    client = logged_in(marketer(a))
+    ten = live_promotion(a, "10")
+    experiment = draft(
+        a,
+        VariantInput(name="Control", promotion=None, is_control=True),
+        VariantInput(name="Ten off", promotion=ten),
+    )
+    control, ten_off = experiment.variants.order_by("pk")
+    url = f"{EXPERIMENTS}{experiment.pk}/change/"
+    # The draft's page as it was opened, then it is started
+    edit = change_form(
+        experiment, [saved_row(control), saved_row(ten_off, name="Ten percent")], name="Again"
+    )
     client.post(f"{EXPERIMENTS}{experiment.pk}/start/")
     experiment.refresh_from_db()
     assert experiment.status == "running"
+
+    # Its page has no form: fields and variants are shown, not inputs
     page = client.get(url).content.decode()
     assert 'name="_save"' not in page and 'name="name"' not in page
-    assert client.post(url, {**data, "name": "Again"}).status_code == 403
+    assert 'name="variants-0-name"' not in page and "DELETE" not in page
+    assert "variants-empty" not in page and "Ten off" in page
+    assert "The variants no longer change once the experiment has started" in page
+
+    # The draft's form posted now changes nothing, and says why in a sentence
+    response = client.post(url, edit, follow=True)
+    assert response.redirect_chain == [(url, 302)]
+    assert (
+        "The experiment Ten or fifteen was started meanwhile, so nothing was changed: a started "
+        "experiment can no longer be edited."
+    ) in response.content.decode()
     experiment.refresh_from_db()
-    assert experiment.name == "Renamed"
+    assert (experiment.name, experiment.status) == ("Ten or fifteen", "running")
+    assert variants_of(experiment) == [("Control", None, 1, True), ("Ten off", ten, 1, False)]
+    assert not LogEntry.objects.filter(action_flag=CHANGE).exists()
+
+
+def test_a_draft_started_while_being_saved_is_refused_and_nothing_changes(a, monkeypatch):
+    # Given a draft that is started between the page's checks and the service's lock
+    import experiments.admin as experiments_admin
+
+    client = logged_in(marketer(a))
+    ten = live_promotion(a, "10")
+    experiment = draft(
+        a,
+        VariantInput(name="Control", promotion=None, is_control=True),
+        VariantInput(name="Ten off", promotion=ten),
+    )
+    control, ten_off = experiment.variants.order_by("pk")
+    real_update = experiments_admin.experiment_update
+
+    def started_first(**kwargs):
+        experiment_start(experiment_id=kwargs["experiment_id"])
+        return real_update(**kwargs)
+
+    monkeypatch.setattr(experiments_admin, "experiment_update", started_first)
+    url = f"{EXPERIMENTS}{experiment.pk}/change/"
+
+    # When the draft's form is saved
+    edit = change_form(
+        experiment, [saved_row(control), saved_row(ten_off, name="Ten percent")], name="Again"
+    )
+    response = client.post(url, edit, follow=True)
+
+    # Then the service refuses it, the page says so, and only the start happened
+    assert response.redirect_chain == [(url, 302)]
+    assert "The experiment Ten or fifteen was started meanwhile" in response.content.decode()
+    experiment.refresh_from_db()
+    assert (experiment.name, experiment.status) == ("Ten or fifteen", "running")
+    assert variants_of(experiment) == [("Control", None, 1, True), ("Ten off", ten, 1, False)]
+    assert not LogEntry.objects.filter(action_flag=CHANGE).exists()
+
+
+def test_a_drafts_promotion_that_ended_since_is_kept_not_dropped(a):
+    client = logged_in(marketer(a))
+    ten = live_promotion(a, "10")
+    experiment = draft(
+        a,
+        VariantInput(name="Control", promotion=None, is_control=True),
+        VariantInput(name="Ten off", promotion=ten),
+    )
+    Promotion.objects.filter(pk=ten.pk).update(status="ended")
+    ten.refresh_from_db()
+    control, ten_off = experiment.variants.order_by("pk")
+    url = f"{EXPERIMENTS}{experiment.pk}/change/"
+
+    page = client.get(url).content.decode()
+    assert f'<option value="{ten.pk}" selected>' in page
+    rows = [saved_row(control), saved_row(ten_off)]
+    response = client.post(url, change_form(experiment, rows, name="Renamed"))
+    assert response.status_code == 302, response.content.decode()[:3000]
+    assert variants_of(experiment) == [("Control", None, 1, True), ("Ten off", ten, 1, False)]
 
 
 def test_start_stop_and_promote_ask_first_then_call_the_services(a):

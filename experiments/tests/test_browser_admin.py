@@ -1,7 +1,9 @@
 """A real browser: a marketing manager sets up an experiment in the admin at a desktop width
 (the customer label and the variants' promotions picked by search, a third variant added to the
-inline, a refusal in a plain sentence first), and reads an experiment's results at a phone width
-with no sideways scrolling. No page breaks the content security policy."""
+inline, a refusal in a plain sentence first), then changes the draft's variants there (a row
+renamed, one given another promotion, one removed, one added, a refusal first), and reads an
+experiment's results at a phone width with no sideways scrolling. No page breaks the content
+security policy."""
 
 import tempfile
 from datetime import timedelta
@@ -62,6 +64,26 @@ def signed_in(browser, live_server, width: int, next_path: str):
     return page, watch
 
 
+def variants(experiment) -> list[tuple]:
+    return [
+        (v.name, v.promotion, v.weight, v.is_control) for v in experiment.variants.order_by("pk")
+    ]
+
+
+def rows(page, count: int) -> list[tuple]:
+    """The variants' rows as the page shows them: name, promotion, weight, control."""
+    chosen = "#variants-{} .field-promotion select option:checked"
+    return [
+        (
+            page.input_value(f"input[name=variants-{i}-name]"),
+            "".join(page.locator(chosen.format(i)).all_inner_texts()),
+            page.input_value(f"input[name=variants-{i}-weight]"),
+            page.is_checked(f"input[name=variants-{i}-is_control]"),
+        )
+        for i in range(count)
+    ]
+
+
 def pick(page, container: str, term: str, option: str) -> list[str]:
     """Search a select2 picker and choose `option`; returns what the search offered."""
     page.click(f"{container} .select2-selection")
@@ -74,12 +96,13 @@ def pick(page, container: str, term: str, option: str) -> list[str]:
 
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
-def test_a_marketer_sets_up_an_experiment_with_its_variants_at_a_desktop_width(live_server):
+def test_a_marketer_sets_up_and_changes_an_experiments_variants_at_a_desktop_width(live_server):
     from playwright.sync_api import sync_playwright
 
     # Given a brand with live promotions and a customer label, and another brand's
     a, b = build_tenant("a"), build_tenant("b")
     ten, fifteen = live_promotion(a, "10"), live_promotion(a, "15")
+    twenty, thirty = live_promotion(a, "20"), live_promotion(a, "30")
     live_promotion(b, "12")
     regulars = Label.objects.create(brand=a.brand, name="Regulars", type="customer")
     Label.objects.create(brand=b.brand, name="Regulars of B", type="customer")
@@ -128,6 +151,29 @@ def test_a_marketer_sets_up_an_experiment_with_its_variants_at_a_desktop_width(l
             page.wait_for_selector(".experiment-start-link")
             overflow = page.evaluate(OVERFLOW)
             page.screenshot(path=str(SCREENSHOTS / "experiment_draft_1440.png"), full_page=True)
+            created = rows(page, 3)
+
+            # When they change the draft's variants: rename the control, give Fifteen off the
+            # twenty percent promotion, remove Ten off, add Thirty off, and leave no control
+            page.fill("input[name=variants-0-name]", "No promotion")
+            page.uncheck("input[name=variants-0-is_control]")
+            page.fill("input[name=variants-1-name]", "Twenty off")
+            pick(page, "#variants-1 .field-promotion", "20", "20% off")
+            page.check("input[name=variants-2-DELETE]")
+            page.click("#variants-group .add-row a")
+            page.fill("input[name=variants-3-name]", "Thirty off")
+            pick(page, "#variants-3 .field-promotion", "30", "30% off")
+            edit_overflow = page.evaluate(OVERFLOW)
+            page.screenshot(path=str(SCREENSHOTS / "experiment_edit_1440.png"), full_page=True)
+            page.click("input[name=_save]")
+            page.wait_for_selector(".errornote")
+            edit_refused = page.locator("#variants-group .errorlist").all_inner_texts()
+
+            # And then mark the first row as the control again
+            page.check("input[name=variants-0-is_control]")
+            page.click("input[name=_save]")
+            page.wait_for_selector("ul.messagelist")
+            changed = page.locator("ul.messagelist").inner_text()
         finally:
             browser.close()
 
@@ -140,16 +186,23 @@ def test_a_marketer_sets_up_an_experiment_with_its_variants_at_a_desktop_width(l
     assert not any("12% off" in text for text in promotions)
     assert refused == ["Mark exactly one variant as the control."]
     assert "was added successfully" in saved
-    experiment = Experiment.objects.get()
-    assert (experiment.audience_label, experiment.status) == (regulars, "draft")
-    assert [
-        (v.name, v.promotion, v.weight, v.is_control) for v in experiment.variants.order_by("pk")
-    ] == [
-        ("Control", None, 1, True),
-        ("Fifteen off", fifteen, 1, False),
-        ("Ten off", ten, 2, False),
+    assert created == [
+        ("Control", "", "1", True),
+        ("Fifteen off", str(fifteen), "1", False),
+        ("Ten off", str(ten), "2", False),
     ]
     assert overflow <= 0
+    # And the draft's variants changed as the form said, once refused in a sentence
+    assert edit_refused == ["Mark exactly one variant as the control."]
+    assert "was changed successfully" in changed
+    experiment = Experiment.objects.get()
+    assert (experiment.audience_label, experiment.status) == (regulars, "draft")
+    assert variants(experiment) == [
+        ("No promotion", None, 1, True),
+        ("Twenty off", twenty, 1, False),
+        ("Thirty off", thirty, 1, False),
+    ]
+    assert edit_overflow <= 0
     assert watch.problems == []
 
 

@@ -303,3 +303,15 @@ def test_the_quote_and_the_order_api_report_each_voucher_code(a):
     assert sorted(quoted.json()["vouchers"], key=str) == sorted(expected, key=str)
     assert sorted(ordered.json()["vouchers"], key=str) == sorted(expected, key=str)
     assert ordered.json()["discount_total"] == "1.25"
+
+
+def test_the_basket_page_shows_whether_each_voucher_code_applied(a, client):
+    code = batch(voucher_promotion(a, name="Spring voucher"), quantity=1).codes.get()
+    client.post("/basket/add/", {"sku": a.product.sku, "quantity": 1})
+
+    client.post("/basket/codes/", {"code": code.code.lower()})
+    client.post("/basket/codes/", {"code": "NOSUCHCODE2"})
+    html = client.get("/basket/").content.decode()
+
+    assert "Applied: Spring voucher" in html
+    assert f"Not applied: {CODE_NOT_USABLE}" in html
