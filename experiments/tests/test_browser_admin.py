@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from brands.roles import MARKETING_MANAGER
 from core.tests.api_world import build_tenant, staff_user
-from core.tests.browser import chromium_launch
+from core.tests.browser import admin_page, chromium_launch
 from customers.services import customer_create
 from experiments.models import Experiment, ExperimentExposure
 from experiments.services import VariantInput
@@ -28,40 +28,15 @@ EXPERIMENTS = "/admin/experiments/experiment/"
 OVERFLOW = "document.documentElement.scrollWidth - document.documentElement.clientWidth"
 
 
-class Watch:
-    """What the browser complains about: CSP violations, script errors, missing files."""
-
-    def __init__(self, page):
-        self.problems: list[str] = []
-        page.on(
-            "response",
-            lambda response: (
-                self.problems.append(f"{response.status} {response.url}")
-                if response.status >= 400 and not response.url.endswith("/favicon.ico")
-                else None
-            ),
-        )
-        page.on(
-            "console",
-            lambda message: (
-                self.problems.append(message.text)
-                if "Content Security Policy" in message.text
-                or (message.type == "error" and "Failed to load resource" not in message.text)
-                else None
-            ),
-        )
-        page.on("pageerror", lambda error: self.problems.append(str(error)))
-
-
 def signed_in(browser, live_server, width: int, next_path: str):
-    page = browser.new_context(viewport={"width": width, "height": 900}).new_page()
-    page.set_default_timeout(20_000)
-    watch = Watch(page)
-    page.goto(f"{live_server.url}/admin/login/?next={next_path}")
-    page.fill("input[name=username]", "marketer")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("input[type=submit]")
-    return page, watch
+    return admin_page(
+        browser,
+        live_server,
+        width=width,
+        next_path=next_path,
+        username="marketer",
+        password=PASSWORD,
+    )
 
 
 def variants(experiment) -> list[tuple]:
