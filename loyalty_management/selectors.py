@@ -382,3 +382,14 @@ def redemption_requests_for_staff(*, user) -> QuerySet[RedemptionRequest]:
 def redemption_items_for_staff(*, user) -> QuerySet[RedemptionItem]:
     queryset = RedemptionItem.objects.select_related("brand", "category", "minimum_tier")
     return scope_to_user_brands(queryset, user, "brand")
+
+
+def customer_tier_name(*, customer_id: int, brand_id: int) -> str | None:
+    """The name of the customer's tier in the brand's programme, None without one (one query)."""
+    return (
+        LoyaltyAccount.objects.filter(
+            customer_id=customer_id, program__brand_id=brand_id, tier__isnull=False
+        )
+        .values_list("tier__name", flat=True)
+        .first()
+    )

@@ -9,6 +9,7 @@ from brands.models import Brand, Store
 from core.money import to_minor
 from customers.models import Customer
 from labels.models import CustomerLabel
+from loyalty_management.selectors import customer_tier_name
 from orders.models import Order
 from orders.services.pricing import PricingContext, RewardOffer, VoucherOffer
 from promotions.selectors import customer_promotion_uses, promotion_usage_remaining
@@ -97,6 +98,23 @@ def pricing_context_build(
         reward_codes=reward_codes,
         voucher_codes=voucher_codes,
     )
+
+
+def _needs_tier(promotion: dict) -> bool:
+    audience = (promotion.get("experiment") or {}).get("audience") or {}
+    return bool((promotion.get("targeting") or {}).get("tiers") or audience.get("tiers"))
+
+
+def context_with_tier(*, context: PricingContext, promotions: Sequence[dict]) -> PricingContext:
+    """The context with the customer's loyalty tier, when a promotion of `promotions` targets
+    tiers or runs an experiment for a tier (one query). Nothing otherwise, and nothing for an
+    anonymous basket."""
+    if context.customer_id is None or context.tier is not None:
+        return context
+    if not any(_needs_tier(promotion) for promotion in promotions):
+        return context
+    tier = customer_tier_name(customer_id=context.customer_id, brand_id=context.brand_id)
+    return replace(context, tier=tier)
 
 
 def context_with_vouchers(

@@ -2,7 +2,9 @@
 the same every time; exposures are recorded once; stopping and promoting a winner."""
 
 import pytest
+from django.db import connection
 from django.test import TestCase
+from django.test.utils import CaptureQueriesContext
 
 from core.errors import ApplicationError, ConflictError
 from customers.services import customer_create
@@ -205,3 +207,49 @@ def test_a_draft_can_be_changed_and_a_started_one_cannot(a):
         experiment_start(experiment_id=draft.pk)
     with pytest.raises(ConflictError):
         experiment_update(experiment_id=draft.pk, **fields)
+
+
+def _gold_member(tenant, customer):
+    from loyalty_management.models import LoyaltyAccount
+    from loyalty_management.tests.factories import LoyaltyProgramFactory, TierFactory
+
+    program = LoyaltyProgramFactory(brand=tenant.brand)
+    gold = TierFactory(program=program, name="Gold")
+    LoyaltyAccount.objects.create(customer=customer, program=program, tier=gold)
+
+
+def test_online_pricing_knows_the_customers_tier_for_tier_targeting(a, b):
+    # A promotion for the Gold tier, which online pricing never saw before (the context had no
+    # tier): now read in one query, and only at a brand whose promotions ask for a tier.
+    live_promotion(a, "10", customer_tiers=["Gold"])
+    live_promotion(b, "10")
+    member, other = customers(a, 2)
+    _gold_member(a, member)
+    shopper = customer_create(brand=b.brand, email="b-shopper@example.com", first_name="B")
+
+    assert quote(a, member).discount_total == 125
+    assert quote(a, other).discount_total == 0
+    assert _quote_queries(a, member) == _quote_queries(b, shopper) + 1
+
+
+def _quote_queries(tenant, customer) -> int:
+    quote(tenant, customer)  # the bundle cached
+    with CaptureQueriesContext(connection) as captured:
+        quote(tenant, customer)
+    return len(captured)
+
+
+def test_an_audience_by_tier_is_assigned_online(a):
+    ten = live_promotion(a, "10")
+    running_experiment(
+        a,
+        VariantInput(name="Control", promotion=None, is_control=True, weight=1),
+        VariantInput(name="Ten", promotion=ten, weight=1000),
+        audience="tier",
+        audience_tier="Gold",
+    )
+    member, other = customers(a, 2)
+    _gold_member(a, member)
+
+    assert quote(a, member).discount_total == 125
+    assert quote(a, other).discount_total == 0

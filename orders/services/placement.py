@@ -21,6 +21,7 @@ from experiments.services import exposures_record
 from labels.selectors import product_label_ids
 from orders.models import Order, OrderLine, OrderPromotion
 from orders.selectors import (
+    context_with_tier,
     context_with_vouchers,
     pricing_context_build,
     promotions_with_live_limits,
@@ -153,6 +154,7 @@ def basket_price(
     promotions = promotions_with_live_limits(
         promotions=promotions, currency=brand.currency, exhausted=exhausted
     )
+    context = context_with_tier(context=context, promotions=promotions)
     context = context_with_vouchers(context=context, promotions=promotions, used=used_vouchers)
     priced = price_basket(
         lines=basket_lines,
