@@ -146,7 +146,8 @@ def voucher_record_offline(
     uploaded wins; when the code has no use left the sale is recorded `refused` and False is
     returned, for the ticket to be flagged. A replay of the same ticket changes nothing and
     answers as the first time. A code bound to another customer is refused the same way: a till
-    cannot know bindings offline."""
+    cannot know bindings offline. A sale made before the batch ended counts even when the upload
+    comes after the daily sweep marked the code expired."""
     source = ticket_source(ticket_id)
     existing = VoucherRedemption.objects.filter(code_id=code_id, source=source).first()
     if existing is not None:
@@ -154,19 +155,43 @@ def voucher_record_offline(
     try:
         with transaction.atomic():
             taken = _take(code_id, customer_id, check_customer=True)
+            expired_since = not taken and _take_expired_after(code_id, customer_id, used_at)
             VoucherRedemption.objects.create(
                 code_id=code_id,
                 source=source,
                 customer_id=customer_id,
                 store_id=store_id,
                 channel="pos",
-                status=RS.REDEEMED if taken else RS.REFUSED,
+                status=RS.REDEEMED if taken or expired_since else RS.REFUSED,
                 used_at=used_at,
-                redeemed_at=timezone.now() if taken else None,
+                redeemed_at=timezone.now() if taken or expired_since else None,
             )
             if taken:
                 _finalise([code_id])
     except IntegrityError:
         existing = VoucherRedemption.objects.get(code_id=code_id, source=source)
         return existing.status == RS.REDEEMED
-    return taken
+    return taken or expired_since
+
+
+def _take_expired_after(code_id: int, customer_id: int | None, used_at: datetime) -> bool:
+    """A use of a code the daily sweep marked expired, by a sale made before its batch ended
+    (a till uploads later): taken and made final at once; the code stays expired unless that
+    was its last use."""
+    return bool(
+        VoucherCode.objects.filter(
+            Q(customer__isnull=True) | Q(customer_id=customer_id),
+            pk=code_id,
+            status=CS.EXPIRED,
+            uses__lt=F("max_uses"),
+            batch__voided_at__isnull=True,
+            batch__valid_until__gt=used_at,
+        ).update(
+            uses=F("uses") + 1,
+            redeemed=F("redeemed") + 1,
+            status=Case(
+                When(uses__gte=F("max_uses") - 1, then=Value(CS.REDEEMED)),
+                default=Value(CS.EXPIRED),
+            ),
+        )
+    )

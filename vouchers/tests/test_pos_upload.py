@@ -450,3 +450,23 @@ def test_vouchers_cost_a_fixed_number_of_queries_and_tickets_without_none_more(
     with django_assert_num_queries(with_vouchers):
         answer = upload(a.device_key, [two]).json()["results"][0]
     assert [v["status"] for v in answer["vouchers"]] == ["redeemed", "one_per_promotion"]
+
+
+def test_a_sale_before_the_end_uploaded_after_the_expiry_sweep_still_redeems(a, offer):
+    # Given a code a till accepted while its batch was valid, uploaded only after the daily
+    # sweep marked it expired
+    promotion, _ = offer
+    late = batch(
+        promotion, quantity=1, offline=True, valid_until=timezone.now() + timedelta(hours=1)
+    ).codes.get()
+    bundle = device_bundle(a.device_key)
+    ticket = till_ticket(a, "t-late", bundle=bundle, vouchers=[signed(late)])
+    VoucherCode.objects.filter(pk=late.pk).update(status="expired")
+
+    answer = upload(a.device_key, [ticket]).json()["results"][0]
+
+    # Then the sale counts: redeemed, not flagged
+    assert (answer["status"], answer["voucher_conflict"]) == ("accepted", False)
+    assert [v["status"] for v in answer["vouchers"]] == ["redeemed"]
+    late.refresh_from_db()
+    assert (late.status, late.uses, late.redeemed) == ("redeemed", 1, 1)
