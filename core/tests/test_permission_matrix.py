@@ -132,6 +132,15 @@ BODIES = {
     ("PATCH", "/api/v1/campaigns/{campaign_id}/"): {"name": "Changed"},
     ("POST", "/api/v1/vouchers/batches/{batch_id}/distribute/"): {"label": 1},
     ("POST", "/api/v1/experiments/{experiment_id}/promote/"): {"variant": 1},
+    ("PUT", "/api/v1/experiments/{experiment_id}/"): {
+        "name": "Changed",
+        "starts_at": "2030-01-01T00:00:00Z",
+        "ends_at": "2030-02-01T00:00:00Z",
+        "variants": [
+            {"name": "Control", "promotion": None, "is_control": True},
+            {"name": "Other", "promotion": None},
+        ],
+    },
 }
 # A list's model, for the role expectations: (app_label, model).
 LIST_MODELS = {
@@ -295,7 +304,11 @@ def _snapshot(b_ids: dict[str, int]) -> tuple:
         list(
             VoucherCode.objects.filter(batch_id=b_ids["batches"]).values_list("status", "customer")
         ),
-        list(Experiment.objects.filter(pk=b_ids["experiments"]).values_list("status", "winner")),
+        list(
+            Experiment.objects.filter(pk=b_ids["experiments"]).values_list(
+                "status", "winner", "name"
+            )
+        ),
     )
 
 

@@ -48,8 +48,9 @@ class VariantInputSerializer(serializers.Serializer):
     )
 
 
-class ExperimentInputSerializer(serializers.Serializer):
-    brand = serializers.SlugField(max_length=60, help_text="Slug of one of your brands.")
+class ExperimentChangeInputSerializer(serializers.Serializer):
+    """A draft experiment as a whole: its fields and its variants (replaced)."""
+
     name = serializers.CharField(max_length=120)
     hypothesis = serializers.CharField(
         max_length=2000, allow_blank=True, default="", help_text="What it should show."
@@ -85,6 +86,10 @@ class ExperimentInputSerializer(serializers.Serializer):
         max_length=MAX_VARIANTS,
         help_text=f"Between 2 and {MAX_VARIANTS}, exactly one of them the control.",
     )
+
+
+class ExperimentInputSerializer(ExperimentChangeInputSerializer):
+    brand = serializers.SlugField(max_length=60, help_text="Slug of one of your brands.")
 
 
 class PromoteInputSerializer(serializers.Serializer):

@@ -27,6 +27,7 @@ from core.api.permissions import IsStaff, StaffModelPermissions
 from core.errors import ApplicationError, NotFoundError
 from experiments import selectors
 from experiments.api.serializers import (
+    ExperimentChangeInputSerializer,
     ExperimentDetailOutputSerializer,
     ExperimentInputSerializer,
     ExperimentOutputSerializer,
@@ -41,6 +42,7 @@ from experiments.services import (
     experiment_promote,
     experiment_start,
     experiment_stop,
+    experiment_update,
 )
 
 logger = logging.getLogger(__name__)
@@ -187,6 +189,21 @@ def role_permission(*perms: str, message: str) -> type[BasePermission]:
     return RolePermission
 
 
+class CanChangeDrafts(BasePermission):
+    """Changing a draft replaces its variants."""
+
+    message = "Your role may not change experiments."
+
+    def has_permission(self, request, view) -> bool:
+        return request.method != "PUT" or request.user.has_perms(
+            (
+                "experiments.change_experiment",
+                "experiments.add_experimentvariant",
+                "experiments.delete_experimentvariant",
+            )
+        )
+
+
 class CanCreateVariants(BasePermission):
     """Creating an experiment creates its variants too."""
 
@@ -232,6 +249,18 @@ def _detail(user, experiment_id: int) -> dict:
 
 def _not_yours(field: str, message: str, code: str) -> ApplicationError:
     return ApplicationError(message, code=code, fields={field: [message]})
+
+
+def _audience_label(user, label_id: int | None):
+    """The audience's customer label, one of the user's brands' or a global one."""
+    if label_id is None:
+        return None
+    label = selectors.customer_label_for_staff(user=user, label_id=label_id)
+    if label is None:
+        raise _not_yours(
+            "audience_label", "Unknown label, or not one of your brands'.", "unknown_label"
+        )
+    return label
 
 
 def _variant_inputs(user, variants: list[dict]) -> list[VariantInput]:
@@ -376,14 +405,7 @@ class ExperimentListView(generics.ListAPIView):
     def post(self, request):
         data = parse_input(ExperimentInputSerializer, request.data)
         brand = staff_brand_by_slug(request.user, data.pop("brand"))
-        label_id = data.pop("audience_label")
-        label = None
-        if label_id is not None:
-            label = selectors.customer_label_for_staff(user=request.user, label_id=label_id)
-            if label is None:
-                raise _not_yours(
-                    "audience_label", "Unknown label, or not one of your brands'.", "unknown_label"
-                )
+        label = _audience_label(request.user, data.pop("audience_label"))
         variants = _variant_inputs(request.user, data.pop("variants"))
         experiment = experiment_create(
             brand=brand, variants=variants, audience_label=label, actor=request.user, **data
@@ -393,9 +415,9 @@ class ExperimentListView(generics.ListAPIView):
 
 class ExperimentDetailView(APIView):
     """Staff: one experiment of their brands, with how many customers each variant has been
-    shown to so far."""
+    shown to so far; a draft is changed with PUT."""
 
-    permission_classes = [IsStaff & CanViewExperiment]
+    permission_classes = [IsStaff & CanViewExperiment & CanChangeDrafts]
     throttle_scope = SCOPE
 
     @extend_schema(
@@ -405,6 +427,29 @@ class ExperimentDetailView(APIView):
     )
     def get(self, request, experiment_id: int):
         return Response(_detail(request.user, experiment_id))
+
+    @extend_schema(
+        tags=TAGS,
+        request=ExperimentChangeInputSerializer,
+        responses={200: ExperimentDetailOutputSerializer, **ERRORS, **NOT_FOUND, **CONFLICT},
+        description=(
+            "Change a draft experiment as a whole: its fields and its variants, which are "
+            "replaced. A started experiment is not changed: 409 `experiment_not_draft`."
+        ),
+    )
+    def put(self, request, experiment_id: int):
+        experiment = _experiment_for_staff(request.user, experiment_id)
+        data = parse_input(ExperimentChangeInputSerializer, request.data)
+        label = _audience_label(request.user, data.pop("audience_label"))
+        variants = _variant_inputs(request.user, data.pop("variants"))
+        experiment_update(
+            experiment_id=experiment.pk,
+            variants=variants,
+            audience_label=label,
+            brand_ids=brand_ids_for_user(request.user),
+            **data,
+        )
+        return Response(_detail(request.user, experiment.pk))
 
 
 class ExperimentStartView(APIView):

@@ -650,7 +650,7 @@ def test_the_schema_documents_the_operations_with_examples_and_their_errors():
     validate_schema(schema)
     assert [m for m in messages if "experiment" in str(m).lower()] == []
     paths = {path: ops for path, ops in schema["paths"].items() if path.startswith(API)}
-    assert len([op for ops in paths.values() for op in ops]) == 7
+    assert len([op for ops in paths.values() for op in ops]) == 8
     create = paths[API]["post"]
     assert create["requestBody"]["content"]["application/json"]["examples"]
     for ops in paths.values():
@@ -666,3 +666,27 @@ def test_the_schema_documents_the_operations_with_examples_and_their_errors():
         (f"{API}{{experiment_id}}/results/", "get"),
     ]:
         assert paths[path][method]["responses"]["200"]["content"]["application/json"]["examples"]
+
+
+def test_a_draft_is_changed_as_a_whole_and_a_started_one_is_refused(a, b):
+    draft = ten_or_nothing(a, start=False)
+    fifteen = live_promotion(a, "15")
+    client = token_client(a.staff)
+    body = {**_valid(a, fifteen), "name": "Fifteen or nothing"}
+    body.pop("brand")
+
+    changed = client.put(url(draft), body, format="json")
+
+    assert changed.status_code == 200, changed.content
+    assert changed.json()["name"] == "Fifteen or nothing"
+    assert [(v["name"], v["promotion"], v["weight"]) for v in changed.json()["variants"]] == [
+        ("No promotion", None, 1),
+        ("Ten off", fifteen.pk, 3),
+    ]
+    refused = client.put(url(draft), {**body, "variants": body["variants"][:1]}, format="json")
+    assert_error(refused, 400, "invalid_experiment")
+    assert draft.variants.count() == 2
+    assert_error(token_client(b.staff).put(url(draft), body, format="json"), 404)
+    assert_error(role_client(a, ANALYST).put(url(draft), body, format="json"), 403)
+    running = ten_or_nothing(a)
+    assert_error(client.put(url(running), body, format="json"), 409, "experiment_not_draft")
