@@ -872,6 +872,35 @@ def _seed_vouchers(brands: dict[str, Brand], result: DemoResult) -> None:
         )
 
 
+DEMO_EXPERIMENT = "10% off against no promotion"
+
+
+def _seed_experiment(brands: dict[str, Brand], result: DemoResult) -> None:
+    """A draft A/B experiment of the first brand, ready to start from the admin: its "10% off"
+    promotion against no promotion, half the customers each, for two weeks from tomorrow."""
+    from experiments.models import Experiment
+    from experiments.services import VariantInput, experiment_create
+    from promotions.models import Promotion
+
+    brand = brands[BRANDS[0].slug]
+    ten = Promotion.objects.filter(brand=brand, name="10% off").first()
+    if ten is None or Experiment.objects.filter(brand=brand, name=DEMO_EXPERIMENT).exists():
+        return
+    start = (timezone.now() + timedelta(days=1)).replace(minute=0, second=0, microsecond=0)
+    experiment_create(
+        brand=brand,
+        name=DEMO_EXPERIMENT,
+        hypothesis="Ten percent off brings more buyers than it costs in margin.",
+        starts_at=start,
+        ends_at=start + timedelta(days=14),
+        variants=[
+            VariantInput(name="No promotion", promotion=None, is_control=True),
+            VariantInput(name="10% off", promotion=ten),
+        ],
+    )
+    result.created["experiments"] += 1
+
+
 def _seed_storefront_login(brands: dict[str, Brand], password: str, result: DemoResult) -> None:
     """A storefront login for the first brand's top member, so that `/account/` shows points, a
     tier, badges, a code, the catalogue and a wallet out of the box (once: a member who has a
@@ -944,5 +973,6 @@ def demo_seed(
         _seed_rewards(brands, result)
         _seed_storefront_login(brands, password, result)
         _seed_vouchers(brands, result)
+        _seed_experiment(brands, result)
     result.created.update(_loyalty_counts() - loyalty_before)
     return result

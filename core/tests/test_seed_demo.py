@@ -16,8 +16,9 @@ from brands.models import Brand, PosDevice, Store
 from brands.services import pos_device_authenticate
 from campaigns.models import CampaignOrder, CampaignProgress, CrossBrandCampaign
 from catalog.models import Category, Product
-from core.demo import DEMO_VOUCHER_PROMOTION, VIP_COUNT, VIP_LABEL
+from core.demo import DEMO_EXPERIMENT, DEMO_VOUCHER_PROMOTION, VIP_COUNT, VIP_LABEL
 from customers.models import Customer, CustomerBrand
+from experiments.models import Experiment
 from labels.models import CustomerLabel, Label, ProductLabel
 from loyalty_management.models import (
     BadgeDefinition,
@@ -155,6 +156,9 @@ def test_seed_demo_builds_a_realistic_demo():
         assert voucher.compiled["voucher"]["key"] and voucher.compiled["voucher"]["batches"]
         made = VoucherBatch.objects.get(promotion=voucher)
         assert (made.status, made.offline, made.codes.count()) == ("ready", True, 200)
+    # A draft A/B experiment of the first brand, to start from the admin.
+    experiment = Experiment.objects.get(name=DEMO_EXPERIMENT)
+    assert (experiment.status, experiment.variants.count()) == ("draft", 2)
     # The VIP example rule is installed, after the orders: like the discount promotions it
     # does not price them (SQLite checks total = subtotal - discount in floating point, which
     # a discounted total such as 33.90 - 3.39 fails, so `make run` would stop).
