@@ -54,3 +54,14 @@ class StaffModelPermissions(permissions.DjangoModelPermissions):
 
     def has_permission(self, request, view) -> bool:
         return IsStaff().has_permission(request, view) and super().has_permission(request, view)
+
+
+def role_permission(*perms: str, message: str) -> type[permissions.BasePermission]:
+    """A permission: the user's roles grant every one of `perms`; `message` says why not."""
+
+    class RolePermission(permissions.BasePermission):
+        def has_permission(self, request, view) -> bool:
+            return request.user.has_perms(perms)
+
+    RolePermission.message = message
+    return RolePermission

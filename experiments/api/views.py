@@ -23,7 +23,7 @@ from rest_framework.views import APIView
 from brands.selectors import brand_ids_for_user, staff_brand_by_slug
 from core.api.errors import PAGE_NOT_FOUND, ErrorSerializer
 from core.api.inputs import parse_input
-from core.api.permissions import IsStaff, StaffModelPermissions
+from core.api.permissions import IsStaff, StaffModelPermissions, role_permission
 from core.errors import ApplicationError, NotFoundError
 from experiments import selectors
 from experiments.api.serializers import (
@@ -176,17 +176,6 @@ RESULTS_EXAMPLE = {
     ],
     "warnings": [],
 }
-
-
-def role_permission(*perms: str, message: str) -> type[BasePermission]:
-    """A permission: the user's roles grant every one of `perms`."""
-
-    class RolePermission(BasePermission):
-        def has_permission(self, request, view) -> bool:
-            return request.user.has_perms(perms)
-
-    RolePermission.message = message
-    return RolePermission
 
 
 class CanChangeDrafts(BasePermission):

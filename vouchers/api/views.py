@@ -14,7 +14,6 @@ from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, status
-from rest_framework.permissions import BasePermission
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -23,7 +22,7 @@ from brands.selectors import brand_ids_for_user, scope_to_user_brands
 from core.api.errors import PAGE_NOT_FOUND, ErrorSerializer
 from core.api.filters import IdFilter
 from core.api.inputs import parse_input
-from core.api.permissions import IsStaff, StaffModelPermissions
+from core.api.permissions import IsStaff, StaffModelPermissions, role_permission
 from core.api.schema import THROTTLED
 from core.errors import ApplicationError, NotFoundError
 from core.privacy import EMAIL, Level, pii_level
@@ -119,17 +118,6 @@ REDEMPTION_EXAMPLE = {
     "redeemed_at": "2026-04-02T12:31:10Z",
     "released_at": None,
 }
-
-
-def role_permission(*perms: str, message: str) -> type[BasePermission]:
-    """A permission: the user's roles grant every one of `perms`."""
-
-    class RolePermission(BasePermission):
-        def has_permission(self, request, view) -> bool:
-            return request.user.has_perms(perms)
-
-    RolePermission.message = message
-    return RolePermission
 
 
 CanVoidBatches = role_permission(
