@@ -410,14 +410,13 @@ class VoucherBatchAdmin(BrandScopedAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="files")
     def downloads_view(self, obj) -> str:
-        from vouchers.exports import PDF_MAX_CODES
+        from vouchers.exports import PDF_MAX_CODES, XLSX_MAX_CODES
 
         if not _generation_finished(obj):
             return DOWNLOAD_LATER
-        links = [
-            ("vouchers_voucherbatch_export_csv", "The codes as CSV"),
-            ("vouchers_voucherbatch_export_xlsx", "The codes as an Excel workbook"),
-        ]
+        links = [("vouchers_voucherbatch_export_csv", "The codes as CSV")]
+        if obj.quantity <= XLSX_MAX_CODES:
+            links.append(("vouchers_voucherbatch_export_xlsx", "The codes as an Excel workbook"))
         if obj.voided_at is None and obj.status == BS.READY and obj.quantity <= PDF_MAX_CODES:
             links.append(("vouchers_voucherbatch_sheet_pdf", "A sheet to print (PDF, QR codes)"))
         items = format_html_join(
