@@ -12,8 +12,8 @@ Requests without codes are never refused.
 - A code counts once per party within the window: a basket priced again with the same mistyped
   code (each page view, each quote of a till while items are scanned) is one failure, while each
   new guess is another.
-- Failures are counted with atomic increments over a sliding window (the current window plus
-  the previous one weighted by how much of it still overlaps, as `core.api.throttling` does).
+- Failures are counted over a sliding window with atomic increments, by the rate limits' own
+  counter (`core.api.throttling.sliding_window_add`).
   Checking a lock and counting are separate calls, so a burst of concurrent requests can make a
   few guesses more than the limit before the lock is seen; the code space makes that harmless.
 - Kept in the `throttle` cache: Redis, or this process's memory while Redis is unreachable
@@ -34,6 +34,7 @@ from django.http import JsonResponse
 from accounts.lockout import client_ip
 from core.api.errors import error_body
 from core.api.permissions import is_device_request
+from core.api.throttling import sliding_window_add
 from orders.services.pricing import CODE_NOT_USABLE
 
 logger = logging.getLogger(__name__)
@@ -42,7 +43,7 @@ LOCKED_CODE = "code_attempts_locked"
 LOCKED_MESSAGE = "Too many codes entered could not be used. Try again in {when}."
 
 _LOCK = "vouchers:code-lock:{party}"
-_FAILURES = "vouchers:code-failures:{party}:{window}"
+_FAILURES = "vouchers:code-failures:{party}"  # + ":<window>" (`sliding_window_add`)
 _SEEN = "vouchers:code-seen:{party}:{digest}"
 
 
@@ -123,8 +124,6 @@ def _digest(code: str) -> str:
 def _record(parties: Sequence[str], codes: list[str]) -> int:
     cache, limit, duration = _cache(), _limit(), _duration()
     now = time.time()
-    window = int(now // duration)
-    overlap = ((window + 1) * duration - now) / duration
     locked = 0
     for party in parties:
         new = sum(
@@ -134,19 +133,13 @@ def _record(parties: Sequence[str], codes: list[str]) -> int:
         )
         if not new:
             continue
-        key = _FAILURES.format(party=party, window=window)
-        previous_key = _FAILURES.format(party=party, window=window - 1)
-        cache.add(key, 0, duration * 2)
-        try:
-            current = cache.incr(key, new)
-        except ValueError:  # expired between the two calls, or the cache is skipped
-            cache.add(key, new, duration * 2)
-            current = new
-        previous = cache.get(previous_key, 0)
-        if previous * overlap + current >= limit:
+        count = sliding_window_add(
+            cache, _FAILURES.format(party=party), amount=new, duration=duration, now=now
+        )
+        if count.weighted >= limit:
             cache.set(_LOCK.format(party=party), now + duration, duration)
             # After the lock the party starts afresh rather than one failure from another.
-            cache.delete_many([key, previous_key])
+            cache.delete_many([count.key, count.previous_key])
             locked = duration
             logger.warning("Code entry locked for %s after %s failed codes.", party, limit)
     return locked

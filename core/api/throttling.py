@@ -11,6 +11,7 @@ Every request costs one unit; `throttle_take` charges a request several (one per
 
 import contextlib
 import math
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import caches
@@ -22,6 +23,35 @@ from core.api.permissions import is_device_request
 
 DEFAULT_SCOPE = "default"
 CODES_SCOPE = "codes"
+
+
+@dataclass(frozen=True)
+class WindowCount:
+    """A sliding-window count after adding to it: `weighted` is the current window's count plus
+    the previous window's weighted by how much of it still overlaps."""
+
+    key: str  # the current window's counter
+    previous_key: str
+    weighted: float
+    window_left: float  # seconds until the current window ends
+
+
+def sliding_window_add(
+    cache, prefix: str, *, amount: int, duration: int, now: float
+) -> WindowCount:
+    """Add `amount` to the counter of `prefix` for the window of `duration` seconds holding
+    `now`, with an atomic increment (concurrent callers cannot all read the same count)."""
+    window = int(now // duration)
+    window_left = (window + 1) * duration - now
+    key, previous_key = f"{prefix}:{window}", f"{prefix}:{window - 1}"
+    cache.add(key, 0, duration * 2)
+    try:
+        current = cache.incr(key, amount)
+    except ValueError:  # expired between the two calls: start the window again
+        cache.add(key, amount, duration * 2)
+        current = amount
+    previous = cache.get(previous_key, 0)
+    return WindowCount(key, previous_key, previous * window_left / duration + current, window_left)
 
 
 def client_ident(throttle: SimpleRateThrottle, request) -> str:
@@ -78,21 +108,14 @@ class ClientRateThrottle(SimpleRateThrottle):
             return True
         self.cost = cost
         self.now = self.timer()
-        window = int(self.now // self.duration)
-        self.window_left = (window + 1) * self.duration - self.now
-        key = f"{self.key}:{window}"
-        self.cache.add(key, 0, self.duration * 2)
-        try:
-            current = self.cache.incr(key, cost)
-        except ValueError:  # expired between the two calls: start the window again
-            self.cache.add(key, cost, self.duration * 2)
-            current = cost
-        previous = self.cache.get(f"{self.key}:{window - 1}", 0)
-        self.weighted = previous * self.window_left / self.duration + current
+        count = sliding_window_add(
+            self.cache, self.key, amount=cost, duration=self.duration, now=self.now
+        )
+        self.window_left, self.weighted = count.window_left, count.weighted
         if self.weighted > self.num_requests:
             # A refused request takes nothing: what it would have used is free again.
             with contextlib.suppress(ValueError):
-                self.cache.decr(key, cost)
+                self.cache.decr(count.key, cost)
             return self.throttle_failure()
         return True
 
