@@ -56,6 +56,18 @@ def usable_vouchers(
     return [dict(zip(keys, row, strict=True)) for row in rows]
 
 
+def brand_code_ids(*, brand_id: int, codes: Iterable[str]) -> dict[tuple[str, int], int]:
+    """The brand's codes among `codes` whatever their state, `{(code, batch id): code id}`
+    (one query, none without codes): an offline sale records a used-up code as refused."""
+    codes = sorted(set(codes))
+    if not codes:
+        return {}
+    rows = VoucherCode.objects.filter(brand_id=brand_id, code__in=codes).values_list(
+        "code", "batch_id", "pk"
+    )
+    return {(code, batch_id): pk for code, batch_id, pk in rows}
+
+
 def batches_for_staff(*, user) -> QuerySet[VoucherBatch]:
     return scope_to_user_brands(
         VoucherBatch.objects.select_related("brand", "promotion", "customer"), user, "brand"

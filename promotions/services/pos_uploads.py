@@ -43,8 +43,8 @@ from promotions.services.engine_input import engine_context
 from promotions.services.usage import usage_record_offline
 from vouchers.codes import VALID as VOUCHER_VALID
 from vouchers.codes import offline_voucher_check
-from vouchers.models import VoucherCode
 from vouchers.redemption import voucher_record_offline
+from vouchers.selectors import brand_code_ids
 
 MAX_TICKETS_PER_BATCH = 200
 MAX_RESULT_CHARS = 256 * 1024
@@ -580,18 +580,7 @@ def _vouchers_record(
     a ticket is one use."""
     eligible = [c["status"] == VOUCHER_VALID and c["promotion_id"] in applied for c in checks]
     wanted = sorted({c["code"] for c, ok in zip(checks, eligible, strict=True) if ok})
-    # No selector of the vouchers app gives "the brand's codes whatever their state" (pricing's
-    # keeps only available ones; a used-up code must be found to be recorded as refused).
-    found = {
-        (code, batch_id): pk
-        for code, batch_id, pk in (
-            VoucherCode.objects.filter(brand_id=brand_id, code__in=wanted).values_list(
-                "code", "batch_id", "pk"
-            )
-            if wanted
-            else ()
-        )
-    }
+    found = brand_code_ids(brand_id=brand_id, codes=wanted)
     code_ids = [
         found.get((c["code"], c["batch_id"])) if ok else None
         for c, ok in zip(checks, eligible, strict=True)
