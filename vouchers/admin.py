@@ -16,8 +16,6 @@ Downloads are the exports of `vouchers.exports`, served here under the admin's s
 API's own export URLs need a token).
 """
 
-import tempfile
-
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
@@ -25,7 +23,7 @@ from django.contrib.admin.views.autocomplete import AutocompleteJsonView
 from django.contrib.admin.widgets import AutocompleteSelect
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
-from django.http import FileResponse, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
+from django.http import HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -41,6 +39,7 @@ from labels.models import CustomerLabel, Label
 from promotions.models import Promotion
 from vouchers.codes import normalise_code
 from vouchers.distribution import voucher_batch_distribution_request
+from vouchers.downloads import CSV, PDF, XLSX, reveals_personal_data, written_file
 from vouchers.models import VoucherBatch, VoucherCode, VoucherRedemption
 from vouchers.selectors import (
     batch_assignment_counts,
@@ -59,9 +58,6 @@ VOID_CODE_PERMISSION = "vouchers.change_vouchercode"
 VIEW_CODES_PERMISSION = "vouchers.view_vouchercode"
 REFRESH_SECONDS = 2
 DATE_TIME_FORMAT = "%Y-%m-%dT%H:%M"
-CSV = "text/csv"
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-PDF = "application/pdf"
 DOWNLOAD_LATER = "The files can be downloaded once the batch's codes are generated."
 # The service's own sentence (`vouchers.distribution`), for a label the user may not pick.
 NOT_THIS_LABEL = "Choose a customer label of the batch's brand, or a global one."
@@ -78,11 +74,6 @@ def _customer_email_column(model_admin, request, customer_of):
         return shown or model_admin.get_empty_value_display()
 
     return customer_email
-
-
-def _reveals_personal_data(request) -> bool:
-    """Downloads carry the customers' emails in full only for who sees them in full."""
-    return privacy.pii_level(request.user, privacy.EMAIL) is privacy.Level.FULL
 
 
 # --- Batches --------------------------------------------------------------------------------
@@ -640,7 +631,7 @@ class VoucherBatchAdmin(BrandScopedAdminMixin, admin.ModelAdmin):
     def csv_view(self, request, batch_id: int):
         from vouchers.exports import batch_csv_rows
 
-        reveal = _reveals_personal_data(request)
+        reveal = reveals_personal_data(request.user)
 
         def make(batch):
             response = StreamingHttpResponse(
@@ -654,12 +645,14 @@ class VoucherBatchAdmin(BrandScopedAdminMixin, admin.ModelAdmin):
     def xlsx_view(self, request, batch_id: int):
         from vouchers.exports import batch_xlsx
 
-        reveal = _reveals_personal_data(request)
+        reveal = reveals_personal_data(request.user)
         return self._download(
             request,
             batch_id,
-            lambda batch: _written_file(
-                lambda out: batch_xlsx(batch, out, reveal_personal=reveal), batch, "xlsx", XLSX
+            lambda batch: written_file(
+                lambda out: batch_xlsx(batch, out, reveal_personal=reveal),
+                content_type=XLSX,
+                filename=_filename(batch, "xlsx"),
             ),
         )
 
@@ -669,7 +662,11 @@ class VoucherBatchAdmin(BrandScopedAdminMixin, admin.ModelAdmin):
         return self._download(
             request,
             batch_id,
-            lambda batch: _written_file(lambda out: batch_pdf(batch, out), batch, "pdf", PDF),
+            lambda batch: written_file(
+                lambda out: batch_pdf(batch, out),
+                content_type=PDF,
+                filename=_filename(batch, "pdf"),
+            ),
         )
 
 
@@ -679,20 +676,6 @@ def _generation_finished(batch: VoucherBatch) -> bool:
 
 def _filename(batch: VoucherBatch, suffix: str) -> str:
     return f"voucher-batch-{batch.pk}.{suffix}"
-
-
-def _written_file(write, batch: VoucherBatch, suffix: str, content_type: str) -> FileResponse:
-    """The file `write(out)` writes, from a temporary file the response closes once sent."""
-    out = tempfile.TemporaryFile()  # noqa: SIM115 (FileResponse closes it)
-    try:
-        write(out)
-    except BaseException:
-        out.close()
-        raise
-    out.seek(0)
-    return FileResponse(
-        out, as_attachment=True, filename=_filename(batch, suffix), content_type=content_type
-    )
 
 
 # --- Codes ----------------------------------------------------------------------------------

@@ -4,12 +4,8 @@ downloads) and single codes (look one up, see its uses, void it, its QR code).
 Every view counts under the `vouchers` throttle scope. A batch or code of a brand the user does
 not work for answers exactly as one that does not exist (404)."""
 
-import tempfile
-from collections.abc import Callable
-from typing import IO
-
 import django_filters
-from django.http import FileResponse, HttpResponse, StreamingHttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
@@ -25,7 +21,6 @@ from core.api.inputs import parse_input
 from core.api.permissions import IsStaff, StaffModelPermissions, role_permission
 from core.api.schema import THROTTLED
 from core.errors import ApplicationError, NotFoundError
-from core.privacy import EMAIL, Level, pii_level
 from customers.models import Customer
 from orders.api.serializers import IDEMPOTENCY_KEY_PATTERN
 from promotions.models import Promotion
@@ -40,6 +35,7 @@ from vouchers.api.serializers import (
     VoucherDistributeOutputSerializer,
 )
 from vouchers.distribution import voucher_batch_distribution_request
+from vouchers.downloads import CSV, PDF, PNG, SVG, XLSX, reveals_personal_data, written_file
 from vouchers.models import VoucherBatch, VoucherCode
 from vouchers.services import (
     voucher_batch_create,
@@ -168,11 +164,6 @@ def _batch_detail(batch: VoucherBatch, request) -> dict:
     return VoucherBatchDetailOutputSerializer(
         batch, context={"request": request, "code_counts": counts}
     ).data
-
-
-def _reveals_personal_data(user) -> bool:
-    """Downloads show customers' emails only to who sees them in full."""
-    return pii_level(user, EMAIL) is Level.FULL
 
 
 # --- Batches ------------------------------------------------------------------------------------
@@ -555,11 +546,6 @@ def file_renderer(media_type: str, format: str) -> type[FileRenderer]:
     return type(f"{format.capitalize()}Renderer", (FileRenderer,), attributes)
 
 
-CSV = "text/csv"
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-PDF = "application/pdf"
-PNG = "image/png"
-SVG = "image/svg+xml"
 JSON = "application/json"
 
 
@@ -590,18 +576,6 @@ class DownloadView(APIView):
         return super().finalize_response(request, response, *args, **kwargs)
 
 
-def _written_file(write: Callable[[IO[bytes]], None], content_type: str) -> FileResponse:
-    """The file `write` writes, from a temporary file the response closes once sent."""
-    out = tempfile.TemporaryFile()  # noqa: SIM115 (FileResponse closes it)
-    try:
-        write(out)
-    except BaseException:
-        out.close()
-        raise
-    out.seek(0)
-    return FileResponse(out, content_type=content_type)
-
-
 def _attachment(response: HttpResponse, filename: str, *, inline: bool = False) -> HttpResponse:
     disposition = "inline" if inline else "attachment"
     response["Content-Disposition"] = f'{disposition}; filename="{filename}"'
@@ -621,7 +595,7 @@ class VoucherBatchCsvView(DownloadView):
         from vouchers.exports import batch_csv_rows
 
         batch = _batch_for_staff(request.user, batch_id)
-        rows = batch_csv_rows(batch, reveal_personal=_reveals_personal_data(request.user))
+        rows = batch_csv_rows(batch, reveal_personal=reveals_personal_data(request.user))
         response = StreamingHttpResponse(rows, content_type=f"{CSV}; charset=utf-8")
         return _attachment(response, f"voucher-batch-{batch.pk}.csv")
 
@@ -644,8 +618,10 @@ class VoucherBatchXlsxView(DownloadView):
         from vouchers.exports import batch_xlsx
 
         batch = _batch_for_staff(request.user, batch_id)
-        reveal = _reveals_personal_data(request.user)
-        response = _written_file(lambda out: batch_xlsx(batch, out, reveal_personal=reveal), XLSX)
+        reveal = reveals_personal_data(request.user)
+        response = written_file(
+            lambda out: batch_xlsx(batch, out, reveal_personal=reveal), content_type=XLSX
+        )
         return _attachment(response, f"voucher-batch-{batch.pk}.xlsx")
 
 
@@ -667,7 +643,7 @@ class VoucherBatchPdfView(DownloadView):
         from vouchers.exports import batch_pdf
 
         batch = _batch_for_staff(request.user, batch_id)
-        response = _written_file(lambda out: batch_pdf(batch, out), PDF)
+        response = written_file(lambda out: batch_pdf(batch, out), content_type=PDF)
         return _attachment(response, f"voucher-batch-{batch.pk}.pdf")
 
 
