@@ -23,7 +23,7 @@ from core.errors import ApplicationError, ConflictError, NotFoundError
 from experiments.models import Experiment, ExperimentExposure, ExperimentVariant
 from labels.models import Label
 from promotions.models import Promotion
-from promotions.services.calculator import experiment_variant
+from promotions.services.calculator import experiment_includes, experiment_variant
 
 logger = logging.getLogger(__name__)
 
@@ -353,21 +353,17 @@ def exposures_record(
     experiments = running_experiments(promotions)
     if not experiments:
         return 0
-    now = int(at.timestamp())
-    labels = set(label_ids)
+    facts = {
+        "now": int(at.timestamp()),
+        "customer_id": customer_id,
+        "labels": set(label_ids),
+        "tier": tier,
+    }
     rows = []
     for experiment_id, experiment in sorted(experiments.items()):
-        starts_at, ends_at = experiment.get("starts_at"), experiment.get("ends_at")
-        if (starts_at is not None and now < starts_at) or (ends_at is not None and now >= ends_at):
+        if not experiment_includes(experiment, **facts):
             continue
-        audience = experiment.get("audience") or {}
-        if audience.get("labels") and not labels & set(audience["labels"]):
-            continue
-        if audience.get("tiers") and tier not in audience["tiers"]:
-            continue
-        variant = experiment_variant(
-            experiment, now=now, customer_id=customer_id, labels=labels, tier=tier
-        )
+        variant = experiment_variant(experiment, **facts)
         key = f"experiment-exposed:{experiment_id}:{customer_id}"
         try:
             if not cache.add(key, 1, timeout=EXPOSED_SECONDS):

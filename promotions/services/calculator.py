@@ -455,22 +455,30 @@ def experiment_bucket(salt: str, customer_id: int, total: int) -> int:
     return murmur3_32(f"{salt}:{customer_id}".encode()) % total
 
 
+def experiment_includes(experiment: dict, *, now: int, customer_id, labels, tier) -> bool:
+    """Whether the experiment assigns this basket a variant by its bucket: within its dates, an
+    identified customer, in its audience. Everyone else gets the control."""
+    starts_at, ends_at = experiment.get("starts_at"), experiment.get("ends_at")
+    if (starts_at is not None and now < starts_at) or (ends_at is not None and now >= ends_at):
+        return False
+    if type(customer_id) is not int or not 0 <= customer_id <= MAX_AMOUNT:
+        return False
+    audience = experiment.get("audience") or {}
+    audience_labels = audience.get("labels") or ()
+    if audience_labels and not any(label in labels for label in audience_labels):
+        return False
+    audience_tiers = audience.get("tiers") or ()
+    return not (audience_tiers and tier not in audience_tiers)
+
+
 def experiment_variant(experiment: dict, *, now: int, customer_id, labels, tier) -> int | None:
     """The variant id an experiment assigns (see ENGINE.md, "Experiments"): the control for an
     anonymous basket, a customer outside the audience or outside the experiment's dates;
     otherwise the variant whose cumulative weight (variants by id) passes the bucket."""
     control = experiment.get("control")
-    starts_at, ends_at = experiment.get("starts_at"), experiment.get("ends_at")
-    if (starts_at is not None and now < starts_at) or (ends_at is not None and now >= ends_at):
-        return control
-    if type(customer_id) is not int or not 0 <= customer_id <= MAX_AMOUNT:
-        return control
-    audience = experiment.get("audience") or {}
-    audience_labels = audience.get("labels") or ()
-    if audience_labels and not any(label in labels for label in audience_labels):
-        return control
-    audience_tiers = audience.get("tiers") or ()
-    if audience_tiers and tier not in audience_tiers:
+    if not experiment_includes(
+        experiment, now=now, customer_id=customer_id, labels=labels, tier=tier
+    ):
         return control
     variants = sorted(
         (
