@@ -103,7 +103,6 @@ class VoucherOffer:
 
 # What a code that is not applied says, by why (plain sentences for the customer).
 CODE_NOT_USABLE = "This code cannot be used: it is unknown, already used or expired."
-REWARD_NOT_USABLE = CODE_NOT_USABLE
 VOUCHER_CONDITIONS_NOT_MET = (
     "This code is valid, but the order does not meet its offer's conditions."
 )
@@ -534,7 +533,7 @@ def _apply_reward_codes(basket: PricedBasket, context: PricingContext) -> None:
                 priced.allocations.append({"reward_id": offer.reward_id, "amount": part})
         results[offer.code] = _reward_result(offer, offer.code, amount, reason)
     # A code entered that is none of the customer's usable rewards: one reason for all.
-    not_usable = REWARD_NOT_USABLE if context.customer_id is not None else REWARD_NEEDS_CUSTOMER
+    not_usable = CODE_NOT_USABLE if context.customer_id is not None else REWARD_NEEDS_CUSTOMER
     basket.reward_results = [
         results.get(code) or _reward_result(None, code, reason=not_usable)
         for code in context.reward_codes

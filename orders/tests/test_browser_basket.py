@@ -17,7 +17,7 @@ from customers.services import customer_create
 from labels.models import Label
 from labels.services import label_assign_customer
 from orders.models import Order
-from orders.services.pricing import REWARD_NOT_USABLE
+from orders.services.pricing import CODE_NOT_USABLE
 from rewards.models import CustomerReward
 from rewards.services import RewardSpec, reward_issue
 from rules.models import Rule, RuleAction, RuleCondition, RuleTrigger
@@ -196,7 +196,7 @@ def test_non_vip_customer_sees_full_price_and_then_their_reward_code(live_server
     # Then their code shows as a discount with the reward's name, the other with a reason that
     # does not tell whose it is
     assert mine_status == f"Five off: {MINUS}5.00 EUR"
-    assert theirs_status == "Not applied: " + REWARD_NOT_USABLE
+    assert theirs_status == "Not applied: " + CODE_NOT_USABLE
     assert "Birthday treat" not in reward_row and "Five off" in reward_row
     assert with_code == ["32.50 EUR", f"{MINUS}5.00 EUR", "27.50 EUR"]
     order = Order.objects.get(customer=shop["regular"])

@@ -16,7 +16,7 @@ from orders.models import Order
 from orders.services.payment import order_set_payment_status
 from orders.services.placement import LineRequest, basket_price, order_place
 from orders.services.pricing import (
-    REWARD_NOT_USABLE,
+    CODE_NOT_USABLE,
     REWARD_PRODUCT_MISSING,
     BasketLine,
     PricingContext,
@@ -154,7 +154,7 @@ def test_a_code_not_applicable_is_reported_with_its_reason():
     assert reasons == [
         "The order must come to at least 20.00 EUR for this code.",
         REWARD_PRODUCT_MISSING,
-        REWARD_NOT_USABLE,
+        CODE_NOT_USABLE,
     ]
     assert wire["rewards"][2]["reward_id"] is None
     assert (wire["total"], wire["reward_discount_total"]) == ("10.00", "0.00")
@@ -203,7 +203,7 @@ def test_a_quote_shows_the_customers_code_and_hides_anothers(a):
     # another customer's code reads exactly like a used, an expired or an unknown one
     hidden = [rewards[c.code] | {"code": ""} for c in (theirs, used, expired)]
     assert hidden == [hidden[0]] * 3
-    assert hidden[0]["reason"] == REWARD_NOT_USABLE and hidden[0]["reward_id"] is None
+    assert hidden[0]["reason"] == CODE_NOT_USABLE and hidden[0]["reward_id"] is None
     assert body["lines"][0]["allocations"] == [{"reward_id": mine.pk, "amount": "5.00"}]
 
 
@@ -264,7 +264,7 @@ def test_an_order_consumes_its_code_once_and_records_it(a):
     assert order.reward_codes[0]["applied"] and order.reward_codes[0]["amount"] == "2.50"
     assert order.lines.get().allocations == [{"reward_id": reward.pk, "amount": "2.50"}]
     assert second.discount_total == Decimal("0.00")
-    assert second.reward_codes[0]["reason"] == REWARD_NOT_USABLE
+    assert second.reward_codes[0]["reason"] == CODE_NOT_USABLE
 
 
 def test_a_reward_code_costs_an_order_one_read_and_one_conditional_update(a):
